@@ -1,0 +1,1 @@
+"""Adapters that speak to real model servers (Ollama, OpenAI-compatible, llama.cpp)."""

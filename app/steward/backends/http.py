@@ -1,0 +1,155 @@
+"""One pooled HTTP connection per model server, with secret hygiene.
+
+Every backend talks to its server through exactly one `httpx.AsyncClient` so
+connections are reused (keep-alive) and bounded (pool limits). The read timeout
+is the *stall* timeout: the longest silence allowed between two received bytes.
+First-token and total timeouts are the engine's business, not this layer's.
+
+The API key only lives in the client's default headers (httpx masks
+`Authorization` in its own reprs); it is never stored in a public attribute,
+never shown by `repr`/`str`, and `scrub` removes it from any text we are about
+to log or put in an error detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from steward.backends.classify import (
+    classify_exception,
+    classify_http,
+    error_in_payload,
+    parse_json_line,
+)
+from steward.engine.failures import BackendError
+
+_SCRUBBED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """Connection-pool and minor timeouts; defaults fit a local server on loopback."""
+
+    max_connections: int = 16
+    max_keepalive_connections: int = 8
+    keepalive_expiry_s: float = 30.0
+    write_s: float = 10.0
+    pool_s: float = 5.0
+
+
+class HttpConnection:
+    """The shared, pooled client for one server (base URL + optional bearer key)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        connect_s: float,
+        stall_s: float,
+        pool: PoolSettings | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        settings = pool or PoolSettings()
+        self._base_url = base_url.rstrip("/")
+        self._secret = api_key or None
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            headers=headers,
+            timeout=httpx.Timeout(
+                connect=connect_s, read=stall_s, write=settings.write_s, pool=settings.pool_s
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_keepalive_connections,
+                keepalive_expiry=settings.keepalive_expiry_s,
+            ),
+            transport=transport,
+            trust_env=False,  # a local server must never be reached through a system proxy
+        )
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The pooled client (base URL already set; paths are relative)."""
+        return self._client
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def has_auth(self) -> bool:
+        """Whether requests carry a bearer key (the key itself is not exposed)."""
+        return self._secret is not None
+
+    def scrub(self, text: str) -> str:
+        """`text` with any occurrence of the API key replaced, safe to log or show."""
+        if self._secret and self._secret in text:
+            return text.replace(self._secret, _SCRUBBED)
+        return text
+
+    def scrub_error(self, err: BackendError) -> BackendError:
+        """`err` with its detail scrubbed (a new error; the original stays the cause)."""
+        detail = self.scrub(err.detail)
+        if detail == err.detail:
+            return err
+        return BackendError(
+            err.kind,
+            detail,
+            status=err.status,
+            retry_after=err.retry_after,
+            n_prompt_tokens=err.n_prompt_tokens,
+            n_ctx=err.n_ctx,
+        )
+
+    def transport_error(self, exc: BaseException) -> BackendError:
+        """A classified, scrubbed error for an exception raised while talking to the server."""
+        return self.scrub_error(classify_exception(exc))
+
+    async def status_error(self, response: httpx.Response) -> BackendError:
+        """A classified, scrubbed error for a non-2xx response (reads its body)."""
+        body = await response.aread()
+        err = classify_http(response.status_code, body, response.headers, now=datetime.now(UTC))
+        return self.scrub_error(err)
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        tolerate: Collection[int] = (),
+    ) -> object | None:
+        """Send one request and decode its JSON answer.
+
+        Statuses in `tolerate` (say 404 for an optional endpoint) give None; any other
+        non-2xx or transport failure raises a classified `BackendError`.
+        """
+        try:
+            response = await self._client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc) from exc
+        if response.status_code in tolerate:
+            return None
+        if response.status_code >= 400:
+            raise await self.status_error(response)
+        payload = parse_json_line(response.text, f"JSON from {path}")
+        err = error_in_payload(payload)
+        if err is not None:
+            raise self.scrub_error(err)
+        return payload
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self._client.aclose()
+
+    def __repr__(self) -> str:
+        auth = "bearer" if self._secret else "none"
+        return f"HttpConnection(base_url={self._base_url!r}, auth={auth})"
+
+    __str__ = __repr__

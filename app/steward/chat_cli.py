@@ -1,0 +1,97 @@
+"""`steward chat`: one prompt through the runtime's engine, streamed to the terminal, followed
+by the attempt chain (model, outcome, failure kind, time) — the same path as the chat page."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from steward.engine.events import (
+    AttemptFailed,
+    AttemptStarted,
+    CandidateSkipped,
+    Completed,
+    ContextFitted,
+    EngineEvent,
+    FallbackChosen,
+    PartialAbandoned,
+    RequestFailed,
+    Token,
+    TruncationSuspected,
+)
+from steward.engine.request import ChatRequest
+from steward.engine.settings import Strategy
+from steward.engine.types import ChatMessage, GenerationParams
+from steward.runtime import Runtime, RuntimeOptions
+
+
+def chain_line(event: EngineEvent) -> str | None:
+    """One line of the printed attempt chain, or None for events not part of it."""
+    if isinstance(event, AttemptStarted):
+        return f"  → {event.model}: started ({event.reason})"
+    if isinstance(event, AttemptFailed):
+        return f"  ✗ {event.model}: {event.kind.value} after {event.elapsed_s:.2f} s — {event.detail}"
+    if isinstance(event, PartialAbandoned):
+        return f"  ⌫ {event.model}: abandoned {len(event.text)} characters of partial answer"
+    if isinstance(event, FallbackChosen):
+        return f"  ↪ fallback to {event.model}"
+    if isinstance(event, CandidateSkipped):
+        return f"  ⤼ {event.model}: skipped ({event.reason})"
+    if isinstance(event, ContextFitted):
+        return (
+            f"  ✂ {event.model}: {event.dropped_messages} message(s) dropped to fit {event.window} tokens "
+            f"({event.tokens_before} → {event.tokens_after}, {event.policy})"
+        )
+    if isinstance(event, TruncationSuspected):
+        reported, sent = event.reported_tokens, event.expected_tokens
+        return f"  ⚠ {event.model}: server reported {reported} prompt tokens, {sent} sent"
+    if isinstance(event, Completed):
+        return f"  ✓ {event.model}: answered in {event.total_s:.2f} s (first token {event.ttft_s or 0:.2f} s)"
+    if isinstance(event, RequestFailed):
+        return f"  ✗ no answer: {event.detail}"
+    return None
+
+
+async def run_chat(
+    prompt: str,
+    *,
+    model: str | None,
+    strategy: str | None,
+    max_tokens: int,
+    as_json: bool,
+    embedded: bool,
+    out: TextIO = sys.stdout,
+) -> int:
+    runtime = await Runtime.start(RuntimeOptions(embedded=embedded, health_monitor=False))
+    try:
+        for warning in runtime.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        request = ChatRequest(
+            messages=(ChatMessage("user", prompt),),
+            model=model or runtime.settings.routing.default_model,
+            strategy=Strategy(strategy) if strategy else None,
+            params=GenerationParams(max_tokens=max_tokens),
+        )
+        chain: list[str] = []
+        ok = False
+        async for event in runtime.engine.chat(request):
+            if as_json:
+                out.write(
+                    json.dumps({"type": event.type, "ts": event.ts, **event.payload()}, default=str) + "\n"
+                )
+                out.flush()
+            elif isinstance(event, Token):
+                out.write(event.text)
+                out.flush()
+            elif isinstance(event, PartialAbandoned):
+                out.write("\n[partial answer abandoned; falling back]\n")
+            line = chain_line(event)
+            if line:
+                chain.append(line)
+            ok = ok or isinstance(event, Completed)
+        if not as_json:
+            out.write("\n\nattempts:\n" + "\n".join(chain) + "\n")
+        return 0 if ok else 1
+    finally:
+        await runtime.stop()

@@ -1,0 +1,143 @@
+"""The `steward` command: no arguments starts the desktop app; subcommands work headless."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from steward import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steward", description="Keep local LLMs answering.")
+    parser.add_argument("--version", action="version", version=f"steward {__version__}")
+    parser.add_argument("--self-test", action="store_true", help="open the window, render every page, exit 0")
+    sub = parser.add_subparsers(dest="command")
+
+    config = sub.add_parser("config", help="where the settings live, what they are, whether they are valid")
+    config.add_argument("action", choices=["path", "show", "validate"])
+
+    chat = sub.add_parser("chat", help="ask a question headless, through the same engine as the app")
+    chat.add_argument("prompt")
+    chat.add_argument("--model", default=None, help="'auto' or 'server/model' (default: settings)")
+    chat.add_argument("--strategy", choices=["sequential", "hedged", "race", "weighted"], default=None)
+    chat.add_argument("--max-tokens", type=int, default=256)
+    chat.add_argument("--json", action="store_true", help="one JSON object per event")
+    chat.add_argument("--no-embedded", action="store_true", help="do not start the embedded servers")
+
+    doctor = sub.add_parser("doctor", help="hardware tier, servers, models and what fits")
+    doctor.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="export the audit trail or the samples")
+    export.add_argument("what", choices=["events", "samples"])
+    export.add_argument("path", type=Path)
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+
+    runtime = sub.add_parser("runtime", help="the embedded llama-server runtime")
+    runtime.add_argument("action", choices=["install", "path", "check"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from steward.logs import setup_logging
+
+    if args.command is None:
+        setup_logging()
+        return gui_main(["steward", "--self-test"] if args.self_test else None)
+    setup_logging(stderr=not getattr(args, "json", False))
+    if args.command == "config":
+        return _config(args.action)
+    if args.command == "chat":
+        from steward.chat_cli import run_chat
+
+        return asyncio.run(
+            run_chat(
+                args.prompt,
+                model=args.model,
+                strategy=args.strategy,
+                max_tokens=args.max_tokens,
+                as_json=args.json,
+                embedded=not args.no_embedded,
+            )
+        )
+    if args.command == "doctor":
+        from steward.doctor_cli import run_doctor
+
+        return asyncio.run(run_doctor(as_json=args.json))
+    if args.command == "export":
+        return _export(args.what, args.path, args.format)
+    if args.command == "runtime":
+        return _runtime(args.action)
+    return 2
+
+
+def gui_main(argv: list[str] | None = None) -> int:
+    """Entry point of the desktop app (also the `steward-gui` script)."""
+    from steward.gui.app import run
+
+    return int(run(argv))
+
+
+def _config(action: str) -> int:
+    from steward.config import SettingsFile
+
+    settings_file = SettingsFile.default()
+    if action == "path":
+        print(settings_file.path)
+        return 0
+    result = settings_file.load()
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if action == "show":
+        from steward.config.settings_file import dumps
+
+        print(dumps(result.settings), end="")
+        return 0
+    if result.backup_path is not None or any("invalid" in w or "not valid" in w for w in result.warnings):
+        print(f"{settings_file.path}: NOT valid (see warnings above)")
+        return 1
+    print(
+        f"{settings_file.path}: valid"
+        + ("" if settings_file.path.exists() else " (not written yet: defaults)")
+    )
+    return 0
+
+
+def _export(what: str, path: Path, fmt: str) -> int:
+    from steward.store import export_events, export_samples, open_store
+
+    store, warnings = open_store()
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        count = (export_events if what == "events" else export_samples)(store, path, fmt)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    print(json.dumps({"exported": count, "what": what, "path": str(path), "format": fmt}))
+    return 0
+
+
+def _runtime(action: str) -> int:
+    from steward.servers import embedded
+    from steward.servers.runtime_install import main as install_main
+
+    if action == "install":
+        return install_main([])
+    if action == "path":
+        print(embedded.find_llama_server() or "")
+        return 0
+    problems = embedded.problems()
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"ready: {embedded.find_llama_server()} with {embedded.find_model()}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

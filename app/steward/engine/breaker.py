@@ -1,0 +1,197 @@
+"""Circuit breaker per model endpoint, on an injected clock.
+
+closed → open after `failure_threshold` consecutive counted failures → half_open once
+the reset timeout has passed (the timeout doubles with each consecutive trip, capped)
+→ exactly ONE probe admitted at a time → closed after `success_threshold` successes.
+A failed probe re-opens with the next, longer timeout.
+
+The engine runs on one asyncio loop and `try_acquire` never awaits, so "exactly one
+probe" holds however many callers arrive at the reset instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from steward.engine.clock import Clock
+from steward.engine.settings import BreakerSettings
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Admission to call the model; `probe` is True for the single half-open trial."""
+
+    key: str
+    probe: bool
+    generation: int
+    token: int = 0
+
+
+# (key, old, new, reason, reopen_in_s)
+BreakerListener = Callable[[str, BreakerState, BreakerState, str, float | None], None]
+
+
+class CircuitBreaker:
+    """One model's breaker. Call `try_acquire`, then exactly one of the `record_*`/`release`."""
+
+    def __init__(
+        self,
+        key: str,
+        settings: BreakerSettings,
+        clock: Clock,
+        listener: BreakerListener | None = None,
+    ) -> None:
+        self.key = key
+        self._settings = settings
+        self._clock = clock
+        self._listener = listener
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._successes = 0
+        self._trips = 0
+        self._opened_at = 0.0
+        self._open_for = 0.0
+        self._probe_out = False
+        self._probe_token = 0
+        self._tokens = 0
+        self._generation = 0
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> BreakerState:
+        """Current state; an open breaker whose timeout has passed reads (and becomes) half-open."""
+        if self._state is BreakerState.OPEN and self._clock.now() >= self._opened_at + self._open_for:
+            self._transition(BreakerState.HALF_OPEN, "reset timeout elapsed")
+        return self._state
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._failures
+
+    @property
+    def trips(self) -> int:
+        """Consecutive trips since the breaker last closed (drives the growing timeout)."""
+        return self._trips
+
+    def reopen_in(self) -> float | None:
+        """Seconds until an open breaker half-opens (None unless open)."""
+        if self.state is not BreakerState.OPEN:
+            return None
+        return max(0.0, self._opened_at + self._open_for - self._clock.now())
+
+    def would_admit(self) -> bool:
+        """Whether `try_acquire` would succeed now (no side effect besides a due half-open)."""
+        state = self.state
+        return state is BreakerState.CLOSED or (state is BreakerState.HALF_OPEN and not self._probe_out)
+
+    # --- admission -------------------------------------------------------------------------
+
+    def try_acquire(self) -> Permit | None:
+        """A permit to call the model, or None if the circuit refuses."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return Permit(self.key, probe=False, generation=self._generation)
+        if state is BreakerState.HALF_OPEN and not self._probe_out:
+            self._probe_out = True
+            self._tokens += 1
+            self._probe_token = self._tokens
+            return Permit(self.key, probe=True, generation=self._generation, token=self._tokens)
+        return None
+
+    def record_success(self, permit: Permit) -> None:
+        if permit.generation != self._generation:
+            return
+        self._free_probe(permit)
+        if self._state is BreakerState.HALF_OPEN:
+            self._successes += 1
+            if self._successes >= self._settings.success_threshold:
+                self._close("probe succeeded")
+        elif self._state is BreakerState.CLOSED:
+            self._failures = 0
+
+    def record_failure(self, permit: Permit, counted: bool, reason: str) -> None:
+        """An attempt failed; `counted` per the failure policy table."""
+        if permit.generation != self._generation:
+            return
+        self._free_probe(permit)
+        if not counted:
+            return
+        if self._state is BreakerState.HALF_OPEN:
+            self._trip(f"probe failed: {reason}")
+        elif self._state is BreakerState.CLOSED:
+            self._failures += 1
+            if self._failures >= self._settings.failure_threshold:
+                self._trip(f"{self._failures} consecutive failures, last: {reason}")
+
+    def release(self, permit: Permit) -> None:
+        """The attempt ended without a verdict (cancelled, skipped): free a probe slot."""
+        if permit.generation == self._generation:
+            self._free_probe(permit)
+
+    def _free_probe(self, permit: Permit) -> None:
+        if permit.probe and permit.token == self._probe_token:
+            self._probe_out = False
+            self._probe_token = 0
+
+    # --- control ---------------------------------------------------------------------------
+
+    def reset(self, reason: str = "reset by user") -> None:
+        """Forget all history and close."""
+        self._trips = 0
+        self._close(reason)
+
+    def force_open(self, reason: str, open_for: float | None = None) -> None:
+        """Open now (used to restore persisted state)."""
+        self._trips = max(self._trips, 1)
+        self._open(reason, open_for if open_for is not None else self._timeout_for(self._trips))
+
+    def update_settings(self, settings: BreakerSettings) -> None:
+        self._settings = settings
+        if self._state is BreakerState.CLOSED and self._failures >= settings.failure_threshold:
+            self._trip(f"threshold lowered to {settings.failure_threshold}")
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _timeout_for(self, trips: int) -> float:
+        base = self._settings.reset_timeout_s
+        return float(min(self._settings.max_reset_timeout_s, base * (2 ** max(0, trips - 1))))
+
+    def _trip(self, reason: str) -> None:
+        self._trips += 1
+        self._open(reason, self._timeout_for(self._trips))
+
+    def _open(self, reason: str, open_for: float) -> None:
+        self._opened_at = self._clock.now()
+        self._open_for = open_for
+        self._failures = 0
+        self._successes = 0
+        self._probe_out = False
+        self._generation += 1
+        self._transition(BreakerState.OPEN, reason, reopen_in=open_for)
+
+    def _close(self, reason: str) -> None:
+        self._failures = 0
+        self._successes = 0
+        self._probe_out = False
+        if self._state is not BreakerState.CLOSED:
+            self._trips = 0
+            self._generation += 1
+            self._transition(BreakerState.CLOSED, reason)
+
+    def _transition(self, new: BreakerState, reason: str, reopen_in: float | None = None) -> None:
+        old = self._state
+        self._state = new
+        if new is BreakerState.HALF_OPEN:
+            self._successes = 0
+            self._probe_out = False
+        if self._listener is not None and (old is not new or new is BreakerState.OPEN):
+            self._listener(self.key, old, new, reason, reopen_in)

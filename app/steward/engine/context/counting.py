@@ -1,0 +1,173 @@
+"""Prompt token counts per message: exact where the server can count, else a calibrated estimate.
+
+A conversation costs `frame + Σ cost(message)`, where `frame` is what the chat template adds once
+(BOS, generation prompt, an injected default system prompt). Chat templates delimit messages with
+special tokens, so this sum is exact for them.
+
+Exact (llama.cpp `/apply-template` + `/tokenize`): `cost(m) = count([ANCHOR, m]) − count([ANCHOR])`,
+cached per message (the frozen `ChatMessage` is the key: its hash covers role and content), so a new
+turn costs one small count per new message. The frame is measured once per model and per "starts
+with a system message or not" from one whole-conversation count.
+
+Estimated (everyone else): `ceil(chars / chars_per_token) + per_message`, with `chars_per_token`
+starting at 4 and following an EWMA of what the server reports in `usage.prompt_tokens`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from steward.engine.failures import BackendError, FailureKind
+from steward.engine.registry import ModelState
+from steward.engine.types import ChatMessage
+
+ANCHOR = ChatMessage("system", "x")
+CACHE_LIMIT = 8192  # cached message costs per model (oldest evicted first)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Per-message costs (parallel to the messages) plus the template frame."""
+
+    costs: tuple[int, ...]
+    frame: int
+    exact: bool
+
+    @property
+    def total(self) -> int:
+        return self.frame + sum(self.costs)
+
+    def of(self, indices: Sequence[int]) -> int:
+        """Tokens of the conversation made of `indices` only."""
+        return self.frame + sum(self.costs[i] for i in indices)
+
+
+@dataclass
+class Estimator:
+    """chars/token for one model, learnt from reported prompt tokens (EWMA)."""
+
+    chars_per_token: float = 4.0
+    per_message: int = 4
+    frame: int = 3
+    alpha: float = 0.3
+    samples: int = 0
+
+    def message(self, message: ChatMessage) -> int:
+        return self.per_message + math.ceil(len(message.content) / self.chars_per_token)
+
+    def observe(self, messages: Sequence[ChatMessage], reported: int) -> None:
+        """Move chars/token towards what `reported` tokens for `messages` imply."""
+        chars = sum(len(m.content) for m in messages)
+        content_tokens = reported - self.frame - self.per_message * len(messages)
+        if chars <= 0 or content_tokens <= 0:
+            return
+        observed = min(12.0, max(0.8, chars / content_tokens))
+        self.chars_per_token += self.alpha * (observed - self.chars_per_token)
+        self.samples += 1
+
+
+@dataclass
+class _ModelCounts:
+    estimator: Estimator = field(default_factory=Estimator)
+    exact_supported: bool | None = None  # None: not tried yet
+    anchor: int | None = None
+    frames: dict[bool, int] = field(default_factory=dict)
+    costs: dict[ChatMessage, int] = field(default_factory=dict)
+
+    def remember(self, message: ChatMessage, cost: int) -> None:
+        if len(self.costs) >= CACHE_LIMIT:
+            del self.costs[next(iter(self.costs))]
+        self.costs[message] = cost
+
+
+class TokenCounter:
+    """Counts conversations for each model; remembers what it counted."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, _ModelCounts] = {}
+        self.server_counts = 0  # calls to Backend.count_tokens (for tests and the bench)
+
+    def _of(self, state: ModelState) -> _ModelCounts:
+        entry = self._models.get(state.key)
+        if entry is None:
+            entry = self._models[state.key] = _ModelCounts()
+        return entry
+
+    def estimator(self, state: ModelState) -> Estimator:
+        return self._of(state).estimator
+
+    def is_exact(self, state: ModelState) -> bool:
+        return self._of(state).exact_supported is True
+
+    async def count(self, state: ModelState, messages: Sequence[ChatMessage]) -> Counts:
+        """Counts for `messages`, asking the server only about messages it has not seen."""
+        entry = self._of(state)
+        if entry.exact_supported is not False:
+            try:
+                exact = await self._exact(state, entry, messages)
+            except BackendError as exc:
+                if exc.kind in (FailureKind.BAD_REQUEST, FailureKind.BAD_RESPONSE):
+                    entry.exact_supported = False  # the template/endpoint cannot do it; stop asking
+                exact = None
+            if exact is not None:
+                return exact
+        return self.estimate(state, messages)
+
+    def estimate(self, state: ModelState, messages: Sequence[ChatMessage]) -> Counts:
+        """Counts without I/O: cached exact costs where known, the estimator elsewhere."""
+        entry = self._of(state)
+        est = entry.estimator
+        if entry.exact_supported:
+            costs = tuple(entry.costs.get(m) or est.message(m) for m in messages)
+            first_system = bool(messages) and messages[0].role == "system"
+            frame = entry.frames.get(first_system, est.frame)
+            exact = all(m in entry.costs for m in messages) and first_system in entry.frames
+            return Counts(costs, frame, exact)
+        return Counts(tuple(est.message(m) for m in messages), est.frame, False)
+
+    async def cost(self, state: ModelState, message: ChatMessage) -> int:
+        """The cost of one (new) message, e.g. a summary."""
+        counts = await self.count(state, [message])
+        return counts.costs[0]
+
+    def observe(self, state: ModelState, messages: Sequence[ChatMessage], reported: int) -> None:
+        """Feed the estimator with the prompt tokens the server reported for `messages`."""
+        self._of(state).estimator.observe(messages, reported)
+
+    async def _server_count(self, state: ModelState, messages: Sequence[ChatMessage]) -> int | None:
+        self.server_counts += 1
+        return await state.backend.count_tokens(state.ref.model, messages)
+
+    async def _exact(
+        self, state: ModelState, entry: _ModelCounts, messages: Sequence[ChatMessage]
+    ) -> Counts | None:
+        if entry.anchor is None:
+            anchor = await self._server_count(state, [ANCHOR])
+            if anchor is None:
+                entry.exact_supported = False
+                return None
+            entry.anchor = anchor
+        anchor_tokens = entry.anchor
+        known = {m: entry.costs[m] for m in messages if m in entry.costs}
+        missing = list(dict.fromkeys(m for m in messages if m not in known))
+        if missing:
+            counted = await asyncio.gather(*(self._server_count(state, [ANCHOR, m]) for m in missing))
+            for message, tokens in zip(missing, counted, strict=True):
+                if tokens is None:
+                    entry.exact_supported = False
+                    return None
+                known[message] = max(0, tokens - anchor_tokens)
+                entry.remember(message, known[message])
+        costs = tuple(known[m] for m in messages)
+        first_system = bool(messages) and messages[0].role == "system"
+        if first_system not in entry.frames and messages:
+            whole = await self._server_count(state, messages)
+            if whole is None:
+                entry.exact_supported = False
+                return None
+            entry.frames[first_system] = whole - sum(costs)
+        entry.exact_supported = True
+        return Counts(costs, entry.frames.get(first_system, 0), True)

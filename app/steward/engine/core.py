@@ -1,0 +1,497 @@
+"""The engine façade: register servers and models, `chat()`, quarantine/release/reset,
+`snapshot()`, live `update_settings()`, event subscription and the health monitor."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import replace
+
+from steward.engine.attempt import AttemptResult
+from steward.engine.backend import Backend
+from steward.engine.breaker import BreakerState, CircuitBreaker, Permit
+from steward.engine.bulkhead import Bulkhead
+from steward.engine.clock import Clock, SystemClock, wall_time
+from steward.engine.events import (
+    BreakerChanged,
+    EngineEvent,
+    HealthChanged,
+    Quarantined,
+    Released,
+    RequestFailed,
+    SettingsApplied,
+)
+from steward.engine.failures import BackendError, FailureKind, policy_for
+from steward.engine.fitting import ContextFitter, PassThroughFitter
+from steward.engine.health import HealthInputs, derive_health
+from steward.engine.metrics import ModelMetrics, Sample
+from steward.engine.quarantine import QuarantineBook
+from steward.engine.registry import ModelState, ServerEntry
+from steward.engine.request import ChatRequest, RequestRun, RunEnv
+from steward.engine.router import order_candidates
+from steward.engine.settings import EngineSettings
+from steward.engine.snapshot import EngineSnapshot, ModelSnapshot, QuarantineView, ServerSnapshot
+from steward.engine.tasks import classify_task
+from steward.engine.types import GenerationParams, ModelInfo, ModelRef, ProbeResult, ServerState
+
+log = logging.getLogger(__name__)
+Listener = Callable[[EngineEvent], None]
+_END = object()
+
+
+class Engine:
+    """Qt-free reliability engine. One instance per app; all methods run on one asyncio loop."""
+
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        wall: Callable[[], float] = wall_time,
+        fitter: ContextFitter | None = None,
+    ) -> None:
+        self.settings = settings or EngineSettings()
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random(0x57E3A4D)
+        self.wall = wall
+        self.fitter: ContextFitter = fitter or PassThroughFitter()
+        self._servers: dict[str, ServerEntry] = {}
+        self._models: dict[str, ModelState] = {}
+        self._quarantine = QuarantineBook(self.clock)
+        self._listeners: list[Listener] = []
+        self._fallback_chain: tuple[str, ...] = ()
+        self._ids = itertools.count(1)
+        self._active_requests = 0
+
+    # --- events ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every event (synchronously, on the engine's loop)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must never break routing
+                log.exception("event listener failed on %s", event.type)
+
+    # --- registry --------------------------------------------------------------------------
+
+    def add_backend(self, backend: Backend, concurrency: int | None = None) -> None:
+        b = self.settings.bulkhead
+        limit = concurrency or b.default_concurrency
+        bulkhead = Bulkhead(backend.server_id, limit, b.queue_limit, b.queue_timeout_s, self.clock)
+        self._servers[backend.server_id] = ServerEntry(backend, bulkhead)
+
+    def backends(self) -> list[Backend]:
+        return [s.backend for s in self._servers.values()]
+
+    async def remove_backend(self, server_id: str) -> None:
+        entry = self._servers.pop(server_id, None)
+        for key in [k for k, m in self._models.items() if m.ref.server_id == server_id]:
+            del self._models[key]
+        if entry is not None:
+            await entry.backend.aclose()
+
+    def add_model(self, server_id: str, info: ModelInfo, capabilities: Iterable[str] = ()) -> ModelState:
+        """Register (or update) a model on a registered server."""
+        ref = ModelRef(server_id, info.name)
+        state = self._models.get(ref.key)
+        if state is None:
+            breaker = CircuitBreaker(ref.key, self.settings.breaker, self.clock, self._on_breaker)
+            state = ModelState(
+                ref, self._servers[server_id], breaker, ModelMetrics(self.settings.health.metrics_window)
+            )
+            self._models[ref.key] = state
+        state.info = info
+        if capabilities:
+            state.capabilities = frozenset(capabilities)
+        if info.slots:
+            b = self.settings.bulkhead
+            state.server.bulkhead.configure(info.slots, b.queue_limit, b.queue_timeout_s)
+        return state
+
+    async def refresh_models(self) -> list[str]:
+        """Ask every server for its models (and their windows); returns problems, never raises."""
+        problems: list[str] = []
+
+        async def one(entry: ServerEntry) -> None:
+            try:
+                infos = await entry.backend.list_models()
+                for info in infos:
+                    try:
+                        info = await entry.backend.describe(info.name)
+                    except BackendError as exc:
+                        problems.append(f"{entry.backend.server_id}/{info.name}: {exc.detail}")
+                    self.add_model(entry.backend.server_id, info)
+            except BackendError as exc:
+                problems.append(f"{entry.backend.server_id}: {exc.detail}")
+
+        await asyncio.gather(*(one(e) for e in list(self._servers.values())))
+        return problems
+
+    def models(self) -> list[ModelState]:
+        return list(self._models.values())
+
+    def model(self, key: str) -> ModelState | None:
+        return self._models.get(key)
+
+    def set_fallback_chain(self, keys: Iterable[str]) -> None:
+        self._fallback_chain = tuple(keys)
+
+    def set_capabilities(self, key: str, capabilities: Iterable[str]) -> None:
+        state = self._models[key]
+        state.capabilities = frozenset(capabilities)
+
+    # --- chat ------------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[EngineEvent]:
+        """Answer one request; yields every event of it, ending with Completed or RequestFailed.
+
+        Closing the iterator early cancels the request and closes every connection it opened.
+        """
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        rid = request.request_id or f"r{next(self._ids)}"
+        self._sweep_quarantine()
+        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        guess = classify_task(last_user)
+        route = order_candidates(
+            self.models(),
+            requested=request.model,
+            fallback_chain=self._fallback_chain,
+            task=guess,
+            strategy=request.strategy or self.settings.strategy,
+            weights=self.settings.weights,
+            rng=self.rng,
+            ramp_of=self._ramp,
+        )
+
+        def emit(event: EngineEvent) -> None:
+            queue.put_nowait(event)
+            self._emit(event)
+
+        run = RequestRun(self._run_env(emit), request, route, rid, guess.task.value)
+
+        async def drive() -> None:
+            try:
+                await run.run()
+            except Exception as exc:  # never leave the caller hanging
+                log.exception("request %s crashed", rid)
+                emit(RequestFailed(ts=self.wall(), request_id=rid, detail=f"internal error: {exc}"))
+            finally:
+                queue.put_nowait(_END)
+
+        self._active_requests += 1
+        task = asyncio.ensure_future(drive())
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                assert isinstance(item, EngineEvent)
+                yield item
+        finally:
+            self._active_requests -= 1
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    def _run_env(self, emit: Callable[[EngineEvent], None]) -> RunEnv:
+        return RunEnv(
+            settings=self.settings,
+            clock=self.clock,
+            rng=self.rng,
+            wall=self.wall,
+            fitter=self.fitter,
+            emit=emit,
+            skip_reason=self._skip_reason,
+            acquire=lambda s: s.breaker.try_acquire(),
+            on_success=self._on_success,
+            on_failure=self._on_failure,
+            on_release=lambda s, p: s.breaker.release(p),
+            on_truncation=self._on_truncation,
+            probe=self._probe_model,
+        )
+
+    def _skip_reason(self, state: ModelState) -> tuple[FailureKind, str] | None:
+        entry = self._quarantine.get(state.key)
+        if entry is not None:
+            left = entry.remaining(self.clock.now())
+            until = "until released" if left is None else f"{left:.0f} s left"
+            return FailureKind.QUARANTINED, f"quarantined ({entry.reason}; {until})"
+        if not state.breaker.would_admit():
+            wait = state.breaker.reopen_in()
+            if wait is not None:
+                return FailureKind.CIRCUIT_OPEN, f"circuit open, retry in {wait:.0f} s"
+            return FailureKind.CIRCUIT_OPEN, "circuit half-open, probe already in flight"
+        return None
+
+    def _on_success(self, state: ModelState, permit: Permit, result: AttemptResult) -> None:
+        was = state.breaker.state
+        state.breaker.record_success(permit)
+        if was is BreakerState.HALF_OPEN and state.breaker.state is BreakerState.CLOSED:
+            state.recovered_at = self.clock.now()
+        completion = result.usage.completion_tokens if result.usage else None
+        tps = None
+        if result.timings and result.timings.predicted_per_second:
+            tps = result.timings.predicted_per_second
+        elif completion and result.ttft_s is not None and result.total_s > result.ttft_s:
+            tps = completion / (result.total_s - result.ttft_s)
+        state.metrics.add(Sample(self.clock.now(), True, result.ttft_s, result.total_s, completion, tps))
+        self._update_health(state)
+
+    def _on_failure(self, state: ModelState, permit: Permit, error: BackendError, elapsed: float) -> None:
+        policy = policy_for(error.kind)
+        state.breaker.record_failure(permit, policy.counts_for_breaker, f"{error.kind.value}: {error.detail}")
+        state.last_error_kind, state.last_error_detail = error.kind, error.detail
+        state.last_error_at = self.wall()
+        if policy.counts_for_breaker:
+            state.metrics.add(Sample(self.clock.now(), False, None, elapsed, None, None, error.kind.value))
+        self._update_health(state)
+
+    def _on_truncation(self, state: ModelState) -> None:
+        state.truncation_at = self.clock.now()
+        self._update_health(state)
+
+    def _on_breaker(
+        self, key: str, old: BreakerState, new: BreakerState, reason: str, reopen: float | None
+    ) -> None:
+        self._emit(
+            BreakerChanged(
+                ts=self.wall(),
+                request_id=None,
+                model=key,
+                old=old.value,
+                new=new.value,
+                reason=reason,
+                reopen_in_s=reopen,
+            )
+        )
+        state = self._models.get(key)
+        if state is not None:
+            self._update_health(state)
+
+    def _ramp(self, state: ModelState) -> float:
+        """Traffic share of a model that recently recovered: grows linearly over the ramp window."""
+        window = self.settings.health.recovery_ramp_s
+        if state.recovered_at is None or window <= 0:
+            return 1.0
+        progress = (self.clock.now() - state.recovered_at) / window
+        return 1.0 if progress >= 1.0 else max(0.1, progress)
+
+    # --- health ----------------------------------------------------------------------------
+
+    def _update_health(self, state: ModelState) -> None:
+        now = self.clock.now()
+        truncation_recent = (
+            state.truncation_at is not None and now - state.truncation_at < self.settings.health.window_s
+        )
+        probe = state.server.last_probe
+        inputs = HealthInputs(
+            quarantined=self._quarantine.is_quarantined(state.key),
+            breaker=state.breaker.state,
+            server_state=probe.state if probe else None,
+            truncation_recent=truncation_recent,
+        )
+        status, reason = derive_health(inputs, state.metrics, self.settings.health, now)
+        if status is not state.health:
+            old = state.health
+            state.health, state.health_reason = status, reason
+            self._emit(
+                HealthChanged(
+                    ts=self.wall(),
+                    request_id=None,
+                    model=state.key,
+                    old=old.value,
+                    new=status.value,
+                    reason=reason,
+                )
+            )
+        else:
+            state.health_reason = reason
+
+    async def _probe_model(self, state: ModelState) -> ProbeResult:
+        result = await state.backend.probe()
+        state.server.last_probe = result
+        return result
+
+    async def probe_all(self) -> None:
+        """Probe every server once (no generation), then refresh each model's health."""
+
+        async def one(entry: ServerEntry) -> None:
+            try:
+                async with asyncio.timeout(self.settings.health.probe_timeout_s):
+                    entry.last_probe = await entry.backend.probe()
+            except TimeoutError:
+                entry.last_probe = ProbeResult(ServerState.DOWN, "probe timed out")
+
+        await asyncio.gather(*(one(e) for e in list(self._servers.values())))
+        self._sweep_quarantine()
+        for state in self.models():
+            self._update_health(state)
+        await self._half_open_probes()
+
+    async def _half_open_probes(self) -> None:
+        """A half-open model with no traffic gets one tiny generation as its probe."""
+        for state in self.models():
+            if state.breaker.state is not BreakerState.HALF_OPEN or self._quarantine.is_quarantined(
+                state.key
+            ):
+                continue
+            probe = state.server.last_probe
+            if probe is None or probe.state is not ServerState.UP:
+                continue
+            permit = state.breaker.try_acquire()
+            if permit is None:
+                continue
+            await self._generation_probe(state, permit)
+
+    async def _generation_probe(self, state: ModelState, permit: Permit) -> None:
+        from steward.engine.types import ChatMessage
+
+        started = self.clock.now()
+        try:
+            async with asyncio.timeout(self.settings.timeouts.first_token_s):
+                async for _ in state.backend.stream_chat(
+                    state.ref.model, [ChatMessage("user", "ping")], GenerationParams(max_tokens=1)
+                ):
+                    pass
+        except BackendError as exc:
+            self._on_failure(state, permit, exc, self.clock.now() - started)
+            return
+        except TimeoutError:
+            err = BackendError(FailureKind.FIRST_TOKEN_TIMEOUT, "health probe got no token")
+            self._on_failure(state, permit, err, self.clock.now() - started)
+            return
+        self._on_success(
+            state, permit, AttemptResult("", None, None, None, None, self.clock.now() - started, 0)
+        )
+
+    async def run_health_monitor(self) -> None:
+        """Probe at the configured interval until cancelled."""
+        while True:
+            try:
+                await self.probe_all()
+            except Exception:
+                log.exception("health probe round failed")
+            await self.clock.sleep(self.settings.health.probe_interval_s)
+
+    # --- user actions ----------------------------------------------------------------------
+
+    def quarantine(self, key: str, reason: str, duration_s: float | None = None) -> None:
+        """Take a model out of rotation (until released, or for `duration_s`)."""
+        if key not in self._models:
+            raise KeyError(f"unknown model {key}")
+        entry = self._quarantine.quarantine(key, reason, duration_s)
+        until_ts = None if entry.until is None else self.wall() + (entry.until - self.clock.now())
+        self._emit(Quarantined(ts=self.wall(), request_id=None, model=key, reason=reason, until_ts=until_ts))
+        self._update_health(self._models[key])
+
+    def release(self, key: str, reason: str = "released by user") -> bool:
+        """Put a quarantined model back in rotation; False if it was not quarantined."""
+        entry = self._quarantine.release(key)
+        if entry is None:
+            return False
+        self._emit(Released(ts=self.wall(), request_id=None, model=key, reason=reason))
+        if key in self._models:
+            self._update_health(self._models[key])
+        return True
+
+    def reset(self, key: str) -> None:
+        """Close the model's breaker and forget its failure history."""
+        state = self._models[key]
+        state.breaker.reset()
+        state.metrics = ModelMetrics(self.settings.health.metrics_window)
+        state.last_error_kind = state.last_error_detail = None
+        state.truncation_at = None
+        self._update_health(state)
+
+    def _sweep_quarantine(self) -> None:
+        for entry in self._quarantine.pop_expired():
+            self._emit(
+                Released(ts=self.wall(), request_id=None, model=entry.key, reason="quarantine expired")
+            )
+            if entry.key in self._models:
+                self._update_health(self._models[entry.key])
+
+    def update_settings(self, settings: EngineSettings) -> None:
+        """Apply new settings live: breakers, bulkheads and windows pick them up at once."""
+        old, self.settings = self.settings, settings
+        changed = tuple(
+            name for name in settings.__dataclass_fields__ if getattr(old, name) != getattr(settings, name)
+        )
+        for state in self._models.values():
+            state.breaker.update_settings(settings.breaker)
+            state.metrics.resize(settings.health.metrics_window)
+        for entry in self._servers.values():
+            b = settings.bulkhead
+            entry.bulkhead.configure(
+                max(entry.bulkhead.limit, 1) if old.bulkhead == b else b.default_concurrency,
+                b.queue_limit,
+                b.queue_timeout_s,
+            )
+        self._emit(SettingsApplied(ts=self.wall(), request_id=None, changed=changed))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def snapshot(self) -> EngineSnapshot:
+        self._sweep_quarantine()
+        now = self.clock.now()
+        models = []
+        for state in self._models.values():
+            q = self._quarantine.get(state.key)
+            info = state.info or ModelInfo(state.ref.model)
+            models.append(
+                ModelSnapshot(
+                    key=state.key,
+                    server_id=state.ref.server_id,
+                    model=state.ref.model,
+                    health=state.health.value,
+                    health_reason=state.health_reason,
+                    breaker=state.breaker.state.value,
+                    reopen_in_s=state.breaker.reopen_in(),
+                    consecutive_failures=state.breaker.consecutive_failures,
+                    trips=state.breaker.trips,
+                    quarantine=None if q is None else QuarantineView(q.reason, q.remaining(now)),
+                    metrics=state.metrics.snapshot(),
+                    window=state.window,
+                    trained_window=info.trained_context,
+                    loaded=info.loaded,
+                    vram_bytes=info.vram_bytes,
+                    size_bytes=info.size_bytes,
+                    quantization=info.quantization,
+                    parameter_size=info.parameter_size,
+                    capabilities=tuple(sorted(state.capabilities)),
+                    last_error_kind=state.last_error_kind.value if state.last_error_kind else None,
+                    last_error_detail=state.last_error_detail,
+                    in_flight=state.in_flight,
+                    ramp=self._ramp(state),
+                )
+            )
+        servers = tuple(
+            ServerSnapshot(
+                server_id=sid,
+                kind=e.backend.kind,
+                state=e.last_probe.state.value if e.last_probe else "unknown",
+                detail=e.last_probe.detail if e.last_probe else "",
+                in_flight=e.bulkhead.active,
+                queued=e.bulkhead.queued,
+                limit=e.bulkhead.limit,
+            )
+            for sid, e in self._servers.items()
+        )
+        return EngineSnapshot(tuple(models), servers, self._active_requests)
+
+    def with_window(self, key: str, window: int) -> None:
+        """Record the live window of a model (the context module refreshes it from the server)."""
+        state = self._models[key]
+        state.info = replace(state.info or ModelInfo(state.ref.model), loaded_context=window)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(e.backend.aclose() for e in self._servers.values()), return_exceptions=True)

@@ -1,0 +1,206 @@
+"""Typed events: what the engine did, as it did it. The chat, the dashboard and the audit trail
+all consume these same objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from steward.engine.failures import FailureKind
+from steward.engine.types import Timings, Usage
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """Base of every event. `ts` is wall-clock unix time (for display and storage only)."""
+
+    ts: float
+    request_id: str | None
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    @property
+    def model_key(self) -> str | None:
+        value = getattr(self, "model", None)
+        return value if isinstance(value, str) else None
+
+    def payload(self) -> dict[str, Any]:
+        """A JSON-friendly dict of the event's own fields (for the store and `--json`)."""
+        data = asdict(self)
+        data.pop("ts", None)
+        return {
+            key: (value.value if isinstance(value, FailureKind) else value) for key, value in data.items()
+        }
+
+
+# --- one request -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestStarted(EngineEvent):
+    strategy: str
+    candidates: tuple[str, ...]
+    explanation: str
+    task: str = "GENERAL"
+
+
+@dataclass(frozen=True)
+class AttemptStarted(EngineEvent):
+    model: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelLoading(EngineEvent):
+    """The model is warming up: waiting, not failing."""
+
+    model: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Token(EngineEvent):
+    model: str
+    attempt: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AttemptFailed(EngineEvent):
+    model: str
+    attempt: int
+    kind: FailureKind
+    detail: str
+    elapsed_s: float
+    will_retry: bool
+
+
+@dataclass(frozen=True)
+class RetryScheduled(EngineEvent):
+    model: str
+    attempt: int
+    delay_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class PartialAbandoned(EngineEvent):
+    """Text already shown from an attempt that then failed; the UI strikes it through."""
+
+    model: str
+    attempt: int
+    text: str
+
+
+@dataclass(frozen=True)
+class FallbackChosen(EngineEvent):
+    from_model: str | None
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class HedgeStarted(EngineEvent):
+    model: str
+    after_s: float
+    waiting_on: str
+
+
+@dataclass(frozen=True)
+class AttemptCancelled(EngineEvent):
+    model: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CandidateSkipped(EngineEvent):
+    model: str
+    reason: str
+    kind: FailureKind
+
+
+@dataclass(frozen=True)
+class ContextFitted(EngineEvent):
+    model: str
+    policy: str
+    dropped_messages: int
+    tokens_before: int
+    tokens_after: int
+    window: int
+    dropped_preview: tuple[str, ...] = ()
+    summary: str | None = None
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class TruncationSuspected(EngineEvent):
+    model: str
+    expected_tokens: int
+    reported_tokens: int
+
+
+@dataclass(frozen=True)
+class Completed(EngineEvent):
+    model: str
+    text: str
+    usage: Usage | None
+    timings: Timings | None
+    ttft_s: float | None
+    total_s: float
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RequestFailed(EngineEvent):
+    """No candidate could answer; `detail` says why in one line for the user."""
+
+    detail: str
+    kinds: tuple[FailureKind, ...] = field(default_factory=tuple)
+
+
+# --- model state (not tied to one request) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakerChanged(EngineEvent):
+    model: str
+    old: str
+    new: str
+    reason: str
+    reopen_in_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Quarantined(EngineEvent):
+    model: str
+    reason: str
+    until_ts: float | None
+    manual: bool = True
+
+
+@dataclass(frozen=True)
+class Released(EngineEvent):
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class HealthChanged(EngineEvent):
+    model: str
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResourceWarning(EngineEvent):
+    detail: str
+
+
+@dataclass(frozen=True)
+class SettingsApplied(EngineEvent):
+    changed: tuple[str, ...]

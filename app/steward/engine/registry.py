@@ -1,0 +1,61 @@
+"""The engine's view of every model it can route to: backend, breaker, metrics, last facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from steward.engine.backend import Backend
+from steward.engine.breaker import CircuitBreaker
+from steward.engine.bulkhead import Bulkhead
+from steward.engine.failures import FailureKind
+from steward.engine.health import HealthStatus
+from steward.engine.metrics import ModelMetrics
+from steward.engine.types import ModelInfo, ModelRef, ProbeResult
+
+
+@dataclass
+class ServerEntry:
+    """One backend and its per-server state."""
+
+    backend: Backend
+    bulkhead: Bulkhead
+    last_probe: ProbeResult | None = None
+
+
+@dataclass
+class ModelState:
+    """Everything the engine tracks for one model endpoint (server + model)."""
+
+    ref: ModelRef
+    server: ServerEntry
+    breaker: CircuitBreaker
+    metrics: ModelMetrics
+    info: ModelInfo | None = None
+    capabilities: frozenset[str] = frozenset()
+    health: HealthStatus = HealthStatus.UNKNOWN
+    health_reason: str = "no traffic or probe yet"
+    last_error_kind: FailureKind | None = None
+    last_error_detail: str | None = None
+    last_error_at: float | None = None
+    truncation_at: float | None = None
+    recovered_at: float | None = None
+    in_flight: int = 0
+    window_override: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.ref.key
+
+    @property
+    def backend(self) -> Backend:
+        return self.server.backend
+
+    @property
+    def window(self) -> int | None:
+        """The context window actually loaded, as far as we know."""
+        if self.window_override is not None:
+            return self.window_override
+        if self.info is None:
+            return None
+        return self.info.loaded_context or self.info.trained_context

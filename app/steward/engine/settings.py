@@ -1,0 +1,115 @@
+"""The engine's own tunables (plain frozen dataclasses; `steward.config` maps the user's
+settings file onto these, the engine never reads files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Strategy(StrEnum):
+    """How candidates are tried."""
+
+    SEQUENTIAL = "sequential"
+    HEDGED = "hedged"
+    RACE = "race"
+    WEIGHTED = "weighted"
+
+
+class ContextPolicy(StrEnum):
+    """What to do when a conversation does not fit a model's window."""
+
+    SLIDING_WINDOW = "sliding_window"
+    TRUNCATE_MIDDLE = "truncate_middle"
+    SUMMARIZE = "summarize"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    failure_threshold: int = 3
+    success_threshold: int = 1
+    reset_timeout_s: float = 30.0
+    max_reset_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    connect_s: float = 3.0
+    first_token_s: float = 20.0
+    stall_s: float = 15.0
+    total_s: float = 300.0
+    request_deadline_s: float = 600.0
+    model_loading_wait_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_retries_same_model: int = 1
+    backoff_base_s: float = 0.25
+    backoff_max_s: float = 5.0
+    max_fallbacks: int = 5
+
+
+@dataclass(frozen=True)
+class HedgeSettings:
+    delay_s: float = 2.0
+    use_measured_p95: bool = True
+    allow_same_server: bool = False
+
+
+@dataclass(frozen=True)
+class RoutingWeights:
+    capability: float = 0.4
+    performance: float = 0.4
+    health: float = 0.2
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    probe_interval_s: float = 15.0
+    probe_timeout_s: float = 3.0
+    degraded_error_rate: float = 0.2
+    degraded_latency_factor: float = 2.0
+    window_s: float = 300.0
+    metrics_window: int = 200
+    recovery_ramp_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class BulkheadSettings:
+    default_concurrency: int = 4
+    queue_limit: int = 32
+    queue_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    policy: ContextPolicy = ContextPolicy.SLIDING_WINDOW
+    reply_reserve_fraction: float = 0.25
+    reply_reserve_min: int = 256
+    safety_margin_tokens: int = 32
+    act_threshold: float = 0.8
+    default_num_ctx: int = 4096
+
+
+@dataclass(frozen=True)
+class DegenerateSettings:
+    repeat_chunks: int = 24
+    min_chunk_chars: int = 1
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Everything the engine can be tuned with; replaced live via `Engine.update_settings`."""
+
+    strategy: Strategy = Strategy.SEQUENTIAL
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    hedge: HedgeSettings = field(default_factory=HedgeSettings)
+    weights: RoutingWeights = field(default_factory=RoutingWeights)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    bulkhead: BulkheadSettings = field(default_factory=BulkheadSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
+    degenerate: DegenerateSettings = field(default_factory=DegenerateSettings)

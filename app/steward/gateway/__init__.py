@@ -1,0 +1,1 @@
+"""Optional local OpenAI-compatible endpoint (a later issue)."""

@@ -1,0 +1,73 @@
+"""Start the desktop app: QApplication + qasync loop, the window first, the runtime behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+import qasync
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from steward.gui.bridge import Bridge, RuntimeFactory, default_factory
+from steward.gui.main_window import MainWindow
+from steward.gui.theme import apply_theme
+
+log = logging.getLogger(__name__)
+
+
+def build_window(factory: RuntimeFactory | None = None, theme: str = "system") -> tuple[Bridge, MainWindow]:
+    """The bridge and main window (the QApplication must exist)."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        apply_theme(app, theme)
+    bridge = Bridge(factory or default_factory())
+    window = MainWindow(bridge)
+    return bridge, window
+
+
+def run(argv: list[str] | None = None, factory: RuntimeFactory | None = None) -> int:
+    """Run the app until the window closes. `--self-test` renders every page and exits 0."""
+    args = list(sys.argv if argv is None else argv)
+    started = time.perf_counter()
+    app = QApplication.instance() or QApplication(args)
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Steward")
+    app.setOrganizationName("Steward")
+    app.setQuitOnLastWindowClosed(True)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    bridge, window = build_window(factory)
+    window.show()
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+
+    def first_paint() -> None:
+        log.info("first paint after %.2f s", time.perf_counter() - started)
+        bridge.start()
+
+    QTimer.singleShot(0, first_paint)
+    if "--self-test" in args:
+        QTimer.singleShot(100, lambda: _self_test(window, closed))
+    with loop:
+        loop.run_until_complete(closed.wait())
+        loop.run_until_complete(bridge.shutdown())
+    return 0
+
+
+def _self_test(window: MainWindow, closed: asyncio.Event) -> None:
+    """Render every page to an image (proves the Qt plugins and resources are present)."""
+    out = Path.cwd() / "steward-self-test"
+    out.mkdir(exist_ok=True)
+    for index, name in enumerate(window.pages):
+        window.show_page(index)
+        QApplication.processEvents()
+        if window.grab().isNull():
+            print(f"self-test: page {name} did not render", file=sys.stderr)
+            sys.exit(1)
+    print(f"self-test: rendered {len(window.pages)} pages")
+    window.close()
+    closed.set()

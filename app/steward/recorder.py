@@ -1,0 +1,90 @@
+"""Turns engine events into store records: the audit trail and the per-request samples."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from steward.engine.events import (
+    AttemptFailed,
+    Completed,
+    EngineEvent,
+    Token,
+)
+from steward.store import EventRecord, Sample
+
+# Token events are far too many to keep one row each; the answer is stored with Completed.
+SKIPPED_TYPES = frozenset({Token.__name__})
+
+
+def _jsonable(value: object) -> object:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        if isinstance(value, dict):
+            return {str(k): _jsonable(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [_jsonable(v) for v in value]
+        return str(value)
+
+
+def to_event_record(event: EngineEvent) -> EventRecord | None:
+    """The audit-trail row for `event`, or None for events not worth a row (tokens)."""
+    if event.type in SKIPPED_TYPES:
+        return None
+    payload = event.payload()
+    if isinstance(event, Completed):
+        payload["text"] = event.text[:2000]
+    return EventRecord(
+        ts=event.ts,
+        type=event.type,
+        model_key=event.model_key,
+        payload={k: _jsonable(v) for k, v in payload.items()},
+    )
+
+
+def to_sample(event: EngineEvent) -> Sample | None:
+    """A latency/health sample for a finished attempt (success or failure)."""
+    if isinstance(event, Completed):
+        usage = event.usage
+        tps = event.timings.predicted_per_second if event.timings else None
+        return Sample(
+            ts=event.ts,
+            model_key=event.model,
+            ttft_s=event.ttft_s,
+            total_s=event.total_s,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            tokens_per_s=tps,
+            outcome="ok",
+        )
+    if isinstance(event, AttemptFailed):
+        outcome = "cancelled" if event.kind.value == "cancelled" else "failed"
+        return Sample(
+            ts=event.ts,
+            model_key=event.model,
+            ttft_s=None,
+            total_s=event.elapsed_s,
+            prompt_tokens=None,
+            completion_tokens=None,
+            tokens_per_s=None,
+            outcome=outcome,
+            failure_kind=event.kind.value,
+        )
+    return None
+
+
+class Recorder:
+    """Engine listener that hands records to the store's background writer (never blocks)."""
+
+    def __init__(self, put: Callable[[Sample | EventRecord], None]) -> None:
+        self._put = put
+
+    def __call__(self, event: EngineEvent) -> None:
+        record = to_event_record(event)
+        if record is not None:
+            self._put(record)
+        sample = to_sample(event)
+        if sample is not None:
+            self._put(sample)

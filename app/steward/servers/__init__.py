@@ -1,0 +1,1 @@
+"""Discovery of local model servers and supervision of the ones Steward runs."""

@@ -1,0 +1,144 @@
+"""Garbage in the settings file never makes `SettingsFile.load()` raise.
+
+Whatever is on disk, load returns settings; when it falls back to defaults the original bytes
+are kept in the backup it names, and whatever it accepts survives a save/load cycle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from steward.config import Settings, SettingsFile
+from steward.config.settings_file import FILE_NAME, dumps, to_toml_data
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _leaf_paths(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    for key, value in data.items():
+        paths.append((*prefix, key))
+        if isinstance(value, dict):
+            paths += _leaf_paths(value, (*prefix, key))
+    return paths
+
+
+DEFAULT_DATA = to_toml_data(Settings())
+EXTRA_PATHS = [("endpoints", "0"), ("servers", "0"), ("routing", "capabilities", "a/b")]
+KNOWN_PATHS = [*_leaf_paths(DEFAULT_DATA), *EXTRA_PATHS]
+KNOWN_NAMES = sorted({part for path in KNOWN_PATHS for part in path})
+
+toml_scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.dates(),
+    st.times(),
+    st.datetimes(timezones=st.none() | st.just(dt.UTC)),
+)
+toml_keys = st.one_of(st.sampled_from(KNOWN_NAMES), st.text(min_size=1, max_size=8))
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(toml_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+TOML_FRAGMENTS = [
+    "\n",
+    " = ",
+    "=",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    ",",
+    '"',
+    "'",
+    '"""',
+    "#",
+    ".",
+    "[breaker]",
+    "[[endpoints]]",
+    "[[servers]]",
+    "[routing.capabilities]",
+    "schema_version",
+    "failure_threshold",
+    "base_url",
+    "ports",
+    "1",
+    "0",
+    "-1",
+    "99999999999999999999",
+    "1e400",
+    "inf",
+    "nan",
+    "true",
+    "1979-05-27T07:32:00Z",
+    '"http://127.0.0.1:1"',
+    '"\\u0000"',
+]
+tomlish_text = st.lists(st.one_of(st.sampled_from(TOML_FRAGMENTS), st.text(max_size=4)), max_size=40).map(
+    "".join
+)
+
+
+def _load_bytes(raw: bytes) -> None:
+    """Write `raw` as the settings file, load it, and check the no-raise/no-loss contract."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / FILE_NAME
+        path.write_bytes(raw)
+        result = SettingsFile(path).load()
+        assert isinstance(result.settings, Settings)
+        if result.backup_path is not None:
+            assert result.backup_path.read_bytes() == raw
+            assert not path.exists()
+            assert result.settings == Settings()
+            assert result.warnings
+        else:
+            assert path.read_bytes() == raw
+            # Whatever was accepted (unknown keys included) can be saved and reads back the same.
+            SettingsFile(path).save(result.settings, overwrite_newer=True)
+            again = SettingsFile(path).load()
+            assert again.backup_path is None
+            assert dumps(again.settings) == dumps(result.settings)
+
+
+@FUZZ
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_make_load_raise(raw: bytes) -> None:
+    _load_bytes(raw)
+
+
+@FUZZ
+@given(tomlish_text)
+def test_random_tomlish_text_never_makes_load_raise(text: str) -> None:
+    _load_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+@FUZZ
+@given(st.dictionaries(toml_keys, toml_values, max_size=6))
+def test_random_nested_tables_never_make_load_raise(data: dict[str, Any]) -> None:
+    _load_bytes(tomli_w.dumps(data).encode("utf-8"))
+
+
+@FUZZ
+@given(st.sampled_from(KNOWN_PATHS), toml_values)
+def test_one_wrong_value_in_a_valid_file_never_makes_load_raise(path: tuple[str, ...], value: Any) -> None:
+    data: dict[str, Any] = to_toml_data(Settings())
+    target = data
+    for key in path[:-1]:
+        existing = target.get(key)
+        target[key] = existing if isinstance(existing, dict) else {}
+        target = target[key]
+    target[path[-1]] = value
+    _load_bytes(tomli_w.dumps(data).encode("utf-8"))
