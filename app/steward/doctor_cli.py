@@ -5,33 +5,54 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
+from steward.config import SettingsFile
 from steward.hardware.budget import budget_for
-from steward.hardware.catalog import load_catalog
+from steward.hardware.catalog import CatalogModel, load_catalog, match_installed
 from steward.hardware.detect import detect_hardware
 from steward.hardware.doctor import doctor_report, render_doctor_text
+from steward.hardware.fit import MemoryBudget, estimate_fit
 from steward.hardware.recommend import recommend_all
 from steward.hardware.tiers import classify
+from steward.servers.discovery import DiscoveredServer, discover
 
 
 async def run_doctor(as_json: bool) -> int:
-    hardware = await asyncio.to_thread(detect_hardware)
+    settings = (await asyncio.to_thread(SettingsFile.default().load)).settings
+    hardware_task = asyncio.to_thread(detect_hardware)
+    servers_task = discover(settings.discovery.ports, timeout_s=settings.discovery.timeout_s)
+    hardware, discovered = await asyncio.gather(hardware_task, servers_task)
     verdict = classify(hardware)
     budget = budget_for(hardware, verdict)
     catalog = await asyncio.to_thread(load_catalog)
-    servers = await _servers()
-    installed = [m["name"] for s in servers for m in s.get("models", [])]
+    installed = [m for s in discovered for m in s.models]
     recommendations = recommend_all(catalog, budget, installed=installed)
     report = doctor_report(hardware, recommendations)
-    report["servers"] = servers
+    report["servers"] = server_rows(discovered, catalog, budget)
     print(json.dumps(report, indent=2, default=str) if as_json else render_doctor_text(report))
     return 0
 
 
-async def _servers() -> list[dict[str, object]]:
-    """Discovered servers (filled in by steward.servers discovery when available)."""
-    try:
-        from steward.servers.discovery import discover_for_doctor
-    except ImportError:
-        return []
-    return await discover_for_doctor()
+def server_rows(
+    discovered: Sequence[DiscoveredServer], catalog: Sequence[CatalogModel], budget: MemoryBudget
+) -> list[dict[str, object]]:
+    """One row per discovered server with its models' fit labels (where the catalog knows them)."""
+    rows: list[dict[str, object]] = []
+    by_id = {m.id: m for m in catalog}
+    for server in discovered:
+        matches = {name: mid for mid, name in match_installed(catalog, server.models).items()}
+        models = []
+        for name in server.models:
+            entry = by_id.get(matches.get(name, ""))
+            fit = estimate_fit(entry.spec(), 8192, budget).label.value if entry else "unknown model"
+            models.append({"name": name, "fit": fit, "health": "loading" if server.loading else "up"})
+        rows.append(
+            {
+                "name": f"{server.kind}-{server.port}",
+                "url": server.base_url,
+                "health": "loading" if server.loading else "up",
+                "models": models,
+            }
+        )
+    return rows

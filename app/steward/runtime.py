@@ -18,6 +18,11 @@ from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
 from steward.recorder import Recorder
+from steward.servers.defaults import embedded_plan
+from steward.servers.discovery import DiscoveredServer, KnownServer, discover, merge_servers
+from steward.servers.events import ServerAppeared
+from steward.servers.profiles import ProfileError, profile_from_config
+from steward.servers.supervisor import Supervisor
 from steward.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,7 @@ class RuntimeOptions:
     settings_path: Path | None = None
     store: bool = True
     embedded: bool | None = None  # None = as the settings say
+    discover: bool = True
     health_monitor: bool = True
     settings: Settings | None = None
 
@@ -44,7 +50,9 @@ class Runtime:
     secrets: SecretStore
     store: Store | None = None
     warnings: list[str] = field(default_factory=list)
-    servers: object | None = None
+    supervisor: Supervisor | None = None
+    discovered: list[DiscoveredServer] = field(default_factory=list)
+    known: list[KnownServer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
@@ -65,7 +73,12 @@ class Runtime:
         )
         if opts.store:
             await runtime._open_store()
-        await runtime._add_endpoints()
+        try:
+            await runtime._start_servers(opts)
+            await runtime._add_backends()
+        except BaseException:
+            await runtime.stop()
+            raise
         engine.set_fallback_chain(settings.routing.fallback_chain)
         problems = await engine.refresh_models()
         runtime.warnings += problems
@@ -91,25 +104,60 @@ class Runtime:
     def _store_error(self, message: str) -> None:
         log.error("history database: %s", message)
 
-    async def _add_endpoints(self) -> None:
+    async def _start_servers(self, opts: RuntimeOptions) -> None:
+        """Discover local servers, then start managed profiles and (if nothing else) the embedded ones."""
+        settings = self.settings
+        if opts.discover:
+            self.discovered = await discover(settings.discovery.ports, timeout_s=settings.discovery.timeout_s)
+        profiles = []
+        for config in settings.servers:
+            try:
+                profiles.append(profile_from_config(config))
+            except ProfileError as exc:
+                self.warnings.append(str(exc))
+        if opts.embedded is not False:
+            embedded, reason = embedded_plan(settings, self.discovered)
+            if opts.embedded and not embedded and "turned off" not in reason:
+                self.warnings.append(reason)
+            log.info("embedded servers: %s", reason)
+            profiles += embedded
+        self.supervisor = Supervisor(on_event=self.engine.publish)
+        await self.supervisor.reap_orphans()
+        for profile in profiles:
+            self.supervisor.add(profile)
+        for status in await asyncio.gather(
+            *(self.supervisor.start(p.name) for p in profiles), return_exceptions=True
+        ):
+            if isinstance(status, BaseException):
+                self.warnings.append(f"a managed server did not start: {status}")
+
+    async def _add_backends(self) -> None:
+        """One backend per known server: managed, configured (API key from the keyring), discovered."""
+        refs = [e.api_key_ref for e in self.settings.endpoints if e.enabled and e.api_key_ref]
+        keys = {ref: await asyncio.to_thread(self.secrets.get, ref) for ref in refs}
+        for ref, key in keys.items():
+            if key is None and self.secrets.problem is not None:
+                self.warnings.append(f"API key {ref!r}: {self.secrets.problem}")
+        managed = self.supervisor.endpoints() if self.supervisor else []
+        self.known = merge_servers(self.discovered, self.settings.endpoints, keys.get, managed=managed)
+        for server in self.known:
+            if server.enabled:
+                self._add_backend(server.kind, server.id, server.base_url, server.api_key)
+
+    def _add_backend(self, kind: str, server_id: str, base_url: str, api_key: str | None) -> None:
         t = self.settings.timeouts
-        for endpoint in self.settings.endpoints:
-            if not endpoint.enabled:
-                continue
-            api_key = None
-            if endpoint.api_key_ref:
-                api_key = await asyncio.to_thread(self.secrets.get, endpoint.api_key_ref)
-                if api_key is None and self.secrets.problem is not None:
-                    self.warnings.append(f"{endpoint.id}: {self.secrets.problem}")
-            backend = make_backend(
-                endpoint.kind,
-                endpoint.id,
-                endpoint.base_url,
-                api_key=api_key,
-                connect_s=t.connect_s,
-                stall_s=t.stall_s,
-            )
-            self.engine.add_backend(backend)
+        backend = make_backend(
+            kind, server_id, base_url, api_key=api_key, connect_s=t.connect_s, stall_s=t.stall_s
+        )
+        self.engine.add_backend(backend)
+
+    async def on_server_appeared(self, event: ServerAppeared) -> None:
+        """A server showed up on a probed port: route to it too."""
+        server_id = f"{event.kind}-{event.port}"
+        if any(b.server_id == server_id for b in self.engine.backends()):
+            return
+        self._add_backend(event.kind, server_id, event.base_url, None)
+        await self.engine.refresh_models()
 
     def chat(self, request: ChatRequest) -> object:
         """Same as `engine.chat` (kept here so every front end starts from the runtime)."""
@@ -127,11 +175,18 @@ class Runtime:
             await asyncio.to_thread(self.settings_file.save, settings)
 
     async def stop(self) -> None:
+        """Stop everything this runtime started (managed servers included); safe to call twice."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.engine.aclose()
+        if self.supervisor is not None:
+            await self.supervisor.stop_all()
+            self.supervisor = None
         for unsubscribe in self._listeners:
             unsubscribe()
-        await self.engine.aclose()
+        self._listeners.clear()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
+            self.store = None

@@ -24,7 +24,6 @@ RATE_PER_S = 2_000
 DURATION_S = 10.0
 TICK_S = 0.01
 TARGET_PERCENT = 5.0
-INTERVAL = float(__import__("os").environ.get("BENCH_INTERVAL", "0.1"))
 KINDS = ("attempt_started", "attempt_failed", "fallback_chosen", "context_fitted", "completed")
 
 
@@ -88,7 +87,7 @@ def run_bench(db_path: Path, duration_s: float = DURATION_S) -> BenchResult:
         nonlocal commits
         commits += 1
 
-    store, _ = open_store(db_path, on_commit=on_commit, commit_interval_s=INTERVAL)
+    store, _ = open_store(db_path, on_commit=on_commit)
     writer_thread = next(t for t in threading.enumerate() if t.name == "steward-store-writer")
     writer_cpu0 = _thread_cpu_s(writer_thread.native_id)
 
@@ -115,7 +114,8 @@ def run_bench(db_path: Path, duration_s: float = DURATION_S) -> BenchResult:
 
 def _report(r: BenchResult) -> str:
     return (
-        f"store bench: {r.events} events in {r.wall_s:.1f} s ({r.events / r.wall_s:.0f}/s), {r.commits} commits; "
+        f"store bench: {r.events} events in {r.wall_s:.1f} s ({r.events / r.wall_s:.0f}/s), "
+        f"{r.commits} commits; "
         f"process CPU {r.process_cpu_percent:.2f}% of one core (baseline loop without store "
         f"{r.baseline_cpu_percent:.2f}%, writer thread {r.writer_cpu_percent:.2f}%); "
         f"db {r.db_bytes / r.events:.0f} bytes/event"

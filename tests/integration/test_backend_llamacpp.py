@@ -44,7 +44,8 @@ async def test_probe_reports_up(llama: LlamaCppBackend) -> None:
 
 async def test_list_models_is_the_loaded_gguf(llama: LlamaCppBackend) -> None:
     (info,) = await llama.list_models()
-    assert info.name.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert info.name == "SmolLM2-135M-Instruct.Q4_1", "named by the file's stem, not its full path"
+    assert info.extra["model_path"].endswith("/SmolLM2-135M-Instruct.Q4_1.gguf")
     assert info.loaded is True and info.loaded_context == 1024
     assert info.trained_context == 8192 and info.quantization == "Q4_1"
 

@@ -64,7 +64,13 @@ def ok(payload: object) -> Callable[[httpx.Request], httpx.Response]:
 
 async def test_list_models_is_the_one_loaded_model_with_its_meta() -> None:
     (info,) = await backend({"/v1/models": ok(MODELS)}).list_models()
-    assert (info.name, info.loaded, info.loaded_context, info.trained_context) == (MODEL, True, 1024, 8192)
+    assert (info.name, info.loaded, info.loaded_context, info.trained_context) == (
+        "SmolLM2-135M-Instruct.Q4_1",
+        True,
+        1024,
+        8192,
+    )
+    assert info.extra["model_path"] == MODEL
     assert (info.parameter_count, info.size_bytes, info.quantization) == (134515008, 96576768, "Q4_1")
 
 

@@ -1,4 +1,4 @@
-"""Retention deletes exactly what is older than each limit: a row at the cutoff stays, one just before goes."""
+"""Retention deletes exactly what is older than each limit: a row at the cutoff stays, one before goes."""
 
 from __future__ import annotations
 

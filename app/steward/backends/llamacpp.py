@@ -40,7 +40,19 @@ class LlamaCppBackend(OpenAICompatBackend):
         """The one loaded model (id from `/v1/models`, with its `meta` block)."""
         payload = await self._http.request_json("GET", "/v1/models")
         entries = [as_mapping(e) for e in as_list(as_mapping(payload).get("data"))]
-        return [replace(model_from_entry(e), loaded=True) for e in entries[:1] if e.get("id")]
+        return [self._named(replace(model_from_entry(e), loaded=True)) for e in entries[:1] if e.get("id")]
+
+    @staticmethod
+    def _named(info: ModelInfo) -> ModelInfo:
+        """llama-server names its model by file path; show the file's stem (the full path stays in extra).
+
+        The server answers for any model name, so the short name works in requests too.
+        """
+        name = info.name
+        if "/" in name or name.endswith(".gguf"):
+            stem = name.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".gguf")
+            return replace(info, name=stem or name, extra={**info.extra, "model_path": name})
+        return info
 
     async def describe(self, model: str) -> ModelInfo:
         """The loaded model with its live window from `/slots` (else `/props`) and the slot count.

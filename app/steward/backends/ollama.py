@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 
 import httpx
@@ -190,19 +191,22 @@ class OllamaBackend:
             async with self._http.client.stream("POST", "/api/chat", json=body) as response:
                 if response.status_code >= 400:
                     raise await self._http.status_error(response)
-                async for payload in iter_ndjson(response.aiter_text()):
-                    err = error_in_payload(payload)
-                    if err is not None:
-                        raise self._http.scrub_error(err)
-                    line = as_mapping(payload)
-                    if not line:
-                        raise BackendError(FailureKind.BAD_RESPONSE, short(f"unexpected NDJSON: {payload!r}"))
-                    content = as_mapping(line.get("message")).get("content")
-                    if isinstance(content, str) and content:
-                        yield StreamChunk(text=content)
-                    if line.get("done") is True:
-                        yield final_chunk(line)
-                        return
+                async with aclosing(iter_ndjson(response.aiter_text())) as payloads:
+                    async for payload in payloads:
+                        err = error_in_payload(payload)
+                        if err is not None:
+                            raise self._http.scrub_error(err)
+                        line = as_mapping(payload)
+                        if not line:
+                            raise BackendError(
+                                FailureKind.BAD_RESPONSE, short(f"unexpected NDJSON: {payload!r}")
+                            )
+                        content = as_mapping(line.get("message")).get("content")
+                        if isinstance(content, str) and content:
+                            yield StreamChunk(text=content)
+                        if line.get("done") is True:
+                            yield final_chunk(line)
+                            return
                 raise truncated_stream('a line with "done": true')
         except httpx.HTTPError as exc:
             raise self._http.transport_error(exc) from exc

@@ -9,7 +9,8 @@ the disconnect and stops generating.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 import httpx
@@ -195,29 +196,32 @@ class OpenAICompatBackend:
                 if response.status_code >= 400:
                     raise await self._http.status_error(response)
                 if "text/event-stream" not in response.headers.get("content-type", ""):
-                    async for chunk in self._whole_body(response):
-                        yield chunk
+                    async with aclosing(self._whole_body(response)) as whole:
+                        async for chunk in whole:
+                            yield chunk
                     return
-                async for chunk in self._sse_chunks(response):
-                    yield chunk
+                async with aclosing(self._sse_chunks(response)) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
         except httpx.HTTPError as exc:
             raise self._http.transport_error(exc) from exc
 
-    async def _sse_chunks(self, response: httpx.Response) -> AsyncIterator[StreamChunk]:
+    async def _sse_chunks(self, response: httpx.Response) -> AsyncGenerator[StreamChunk, None]:
         state = _StreamState()
-        async for event in iter_sse(response.aiter_text()):
-            if event.data.strip() == "[DONE]":
-                yield state.final()
-                return
-            payload = parse_json_line(event.data, "SSE data")
-            err = error_in_payload(payload) if event.event in ("message", "error") else None
-            if err is None and event.event == "error":
-                err = BackendError(FailureKind.BAD_RESPONSE, short(f"error event: {event.data}"))
-            if err is not None:
-                raise self._http.scrub_error(err)
-            text = self._absorb(as_mapping(payload), state)
-            if text:
-                yield StreamChunk(text=text)
+        async with aclosing(iter_sse(response.aiter_text())) as events:
+            async for event in events:
+                if event.data.strip() == "[DONE]":
+                    yield state.final()
+                    return
+                payload = parse_json_line(event.data, "SSE data")
+                err = error_in_payload(payload) if event.event in ("message", "error") else None
+                if err is None and event.event == "error":
+                    err = BackendError(FailureKind.BAD_RESPONSE, short(f"error event: {event.data}"))
+                if err is not None:
+                    raise self._http.scrub_error(err)
+                text = self._absorb(as_mapping(payload), state)
+                if text:
+                    yield StreamChunk(text=text)
         if state.finish_reason is None:
             raise truncated_stream("[DONE] or a finish_reason")
         yield state.final()  # some servers omit [DONE] after a finish_reason
@@ -246,7 +250,7 @@ class OpenAICompatBackend:
             content = as_mapping(choice.get("message")).get("content")  # a non-streamed completion
         return content if isinstance(content, str) else ""
 
-    async def _whole_body(self, response: httpx.Response) -> AsyncIterator[StreamChunk]:
+    async def _whole_body(self, response: httpx.Response) -> AsyncGenerator[StreamChunk, None]:
         """A 200 that is not an event stream: an error body, or a server that ignored `stream`."""
         raw = await response.aread()
         payload = parse_json_line(raw.decode("utf-8", errors="replace"), "JSON body")

@@ -11,7 +11,8 @@ U+2028 and friends, which servers may emit unescaped inside JSON strings.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from steward.backends.classify import error_in_payload, short, truncated_stream
@@ -28,14 +29,14 @@ class SseEvent:
     data: str
 
 
-async def iter_lines(chunks: AsyncIterator[str]) -> AsyncIterator[tuple[str, bool]]:
+async def iter_lines(chunks: AsyncIterator[str]) -> AsyncGenerator[tuple[str, bool], None]:
     """(line, terminated) from text chunks, split on CRLF, CR or LF only.
 
     A final piece without a line break is yielded with terminated=False: the
     stream may have been cut in the middle of it.
     """
     buffer = ""
-    async for chunk in chunks:
+    async for chunk in chunks:  # the caller closes `chunks` (the response) when it stops early
         buffer += chunk
         while (cut := _next_break(buffer)) is not None:
             end, width = cut
@@ -73,46 +74,48 @@ def _malformed_line(line: str, what: str) -> BackendError:
     return BackendError(FailureKind.BAD_RESPONSE, short(f"malformed {what} line: {line!r}"))
 
 
-async def iter_sse(chunks: AsyncIterator[str]) -> AsyncIterator[SseEvent]:
+async def iter_sse(chunks: AsyncIterator[str]) -> AsyncGenerator[SseEvent, None]:
     """Server-sent events from text chunks. Comments are skipped; unknown lines raise.
 
     An event not terminated by a blank line when the stream ends was cut mid-way
     and is dropped: the caller then sees a stream without its end marker.
     """
     event, data = "", list[str]()
-    async for line, terminated in iter_lines(chunks):
-        if not terminated:
-            return
-        if not line:
-            if data:
-                yield SseEvent(event or "message", "\n".join(data))
-            event, data = "", list[str]()
-            continue
-        if line.startswith(":"):
-            continue  # comment / keep-alive ping
-        name, sep, value = line.partition(":")
-        if not sep or name not in _SSE_FIELDS:
-            raise _malformed_line(line, "SSE")
-        value = value.removeprefix(" ")
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
+    async with aclosing(iter_lines(chunks)) as lines:
+        async for line, terminated in lines:
+            if not terminated:
+                return
+            if not line:
+                if data:
+                    yield SseEvent(event or "message", "\n".join(data))
+                event, data = "", list[str]()
+                continue
+            if line.startswith(":"):
+                continue  # comment / keep-alive ping
+            name, sep, value = line.partition(":")
+            if not sep or name not in _SSE_FIELDS:
+                raise _malformed_line(line, "SSE")
+            value = value.removeprefix(" ")
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value
 
 
-async def iter_ndjson(chunks: AsyncIterator[str]) -> AsyncIterator[object]:
+async def iter_ndjson(chunks: AsyncIterator[str]) -> AsyncGenerator[object, None]:
     """Decoded objects of an NDJSON stream.
 
     A malformed complete line is a `bad_response`; a malformed unterminated last
     line is a cut stream (`connection_lost`).
     """
-    async for line, terminated in iter_lines(chunks):
-        if not line.strip():
-            continue
-        try:
-            payload = json.loads(line)
-        except ValueError as exc:
-            if not terminated:
-                raise truncated_stream("the end of its last line") from exc
-            raise _malformed_line(line, "NDJSON") from exc
-        yield payload
+    async with aclosing(iter_lines(chunks)) as lines:
+        async for line, terminated in lines:
+            if not line.strip():
+                continue
+            try:
+                payload = json.loads(line)
+            except ValueError as exc:
+                if not terminated:
+                    raise truncated_stream("the end of its last line") from exc
+                raise _malformed_line(line, "NDJSON") from exc
+            yield payload

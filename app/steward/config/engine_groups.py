@@ -180,6 +180,10 @@ class ContextConfig(SettingsGroup):
     default_num_ctx: PositiveInt = Field(
         default=_C.default_num_ctx, description="Window assumed when unknown."
     )
+    max_reply_tokens: PositiveInt = Field(
+        default=_C.max_reply_tokens,
+        description="Longest reply when the request sets no limit (small models can run on forever).",
+    )
 
     @model_validator(mode="after")
     def _window_leaves_room(self) -> Self:

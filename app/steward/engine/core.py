@@ -74,6 +74,10 @@ class Engine:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    def publish(self, event: EngineEvent) -> None:
+        """Send an event from outside the engine (server supervisor, discovery) to every listener."""
+        self._emit(event)
+
     def _emit(self, event: EngineEvent) -> None:
         for listener in list(self._listeners):
             try:

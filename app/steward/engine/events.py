@@ -134,6 +134,7 @@ class ContextFitted(EngineEvent):
     dropped_preview: tuple[str, ...] = ()
     summary: str | None = None
     exact: bool = False
+    note: str | None = None  # e.g. why the summarize policy fell back to the sliding window
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class FitResult:
     params: GenerationParams
     expected_prompt_tokens: int | None = None
     event: ContextFitted | None = None
+    exact: bool = False  # expected_prompt_tokens was counted by the server, not estimated
 
 
 class ContextFitter(Protocol):
@@ -34,8 +35,14 @@ class ContextFitter(Protocol):
         """Fit `messages` to `state`'s window; raise BackendError(CONTEXT_OVERFLOW) to refuse."""
         ...
 
-    def can_hold_latest(self, state: ModelState, messages: Sequence[ChatMessage]) -> bool:
+    def can_hold_latest(
+        self, state: ModelState, messages: Sequence[ChatMessage], params: GenerationParams | None = None
+    ) -> bool:
         """False when the model's window cannot even hold the system prompt and latest user turn."""
+        ...
+
+    def window(self, state: ModelState) -> int | None:
+        """The window `state` will answer with (e.g. the num_ctx sent to Ollama), None if unknown."""
         ...
 
     def truncation(self, state: ModelState, fit: FitResult, usage: Usage | None) -> tuple[int, int] | None:
@@ -56,8 +63,13 @@ class PassThroughFitter:
     ) -> FitResult:
         return FitResult(tuple(messages), params)
 
-    def can_hold_latest(self, state: ModelState, messages: Sequence[ChatMessage]) -> bool:
+    def can_hold_latest(
+        self, state: ModelState, messages: Sequence[ChatMessage], params: GenerationParams | None = None
+    ) -> bool:
         return True
+
+    def window(self, state: ModelState) -> int | None:
+        return state.window
 
     def truncation(self, state: ModelState, fit: FitResult, usage: Usage | None) -> tuple[int, int] | None:
         return None

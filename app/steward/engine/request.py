@@ -7,7 +7,7 @@ import asyncio
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from steward.engine.attempt import AttemptProgress, AttemptResult, stream_attempt
 from steward.engine.breaker import Permit
@@ -83,6 +83,9 @@ class RequestRun:
 
     def __init__(self, env: RunEnv, request: ChatRequest, route: Route, rid: str, task_label: str) -> None:
         self.env = env
+        if request.params.max_tokens is None:
+            limit = env.settings.context.max_reply_tokens
+            request = replace(request, params=replace(request.params, max_tokens=limit))
         self.request = request
         self.route = route
         self.rid = rid
@@ -251,8 +254,11 @@ class RequestRun:
             state = candidates[0]
             self.pending.remove(state)
             skip = self.env.skip_reason(state)
-            if skip is None and not self.env.fitter.can_hold_latest(state, self.request.messages):
-                skip = (FailureKind.CONTEXT_OVERFLOW, f"window {state.window} cannot hold the latest message")
+            if skip is None and not self.env.fitter.can_hold_latest(
+                state, self.request.messages, self.request.params
+            ):
+                window = self.env.fitter.window(state)
+                skip = (FailureKind.CONTEXT_OVERFLOW, f"window {window} cannot hold the latest message")
             permit = self.env.acquire(state) if skip is None else None
             if permit is None:
                 kind, why = skip or (FailureKind.CIRCUIT_OPEN, "circuit open")
@@ -281,23 +287,24 @@ class RequestRun:
         return lambda _task: self.results.put_nowait(attempt)
 
     def _prefer_larger_windows(self, failed: ModelState, error: BackendError) -> None:
-        limit = error.n_ctx or failed.window
+        window = self.env.fitter.window
+        limit = error.n_ctx or window(failed)
         if limit is None:
             return
-        bigger = [m for m in self.pending if m.window is None or m.window > limit]
-        bigger.sort(key=lambda m: -(m.window or 0))
+        bigger = [m for m in self.pending if (window(m) or limit + 1) > limit]
+        bigger.sort(key=lambda m: -(window(m) or 0))
         smaller = [m for m in self.pending if m not in bigger]
         for state in smaller:
             self._emit(
                 CandidateSkipped,
                 model=state.key,
                 kind=FailureKind.CONTEXT_OVERFLOW,
-                reason=f"window {state.window} is not larger than the {limit} that overflowed",
+                reason=f"window {window(state)} is not larger than the {limit} that overflowed",
             )
         self.pending = deque(bigger)
 
     def _fail_no_candidates(self) -> None:
-        parts = [f"{k} ({kind.value})" for k, kind, _ in self.failures]
+        parts = [f"{k} ({kind.value}: {detail})" for k, kind, detail in self.failures]
         parts += [f"{k} skipped: {why}" for k, _, why in self.skipped]
         if not self.route.candidates:
             detail = self.route.explanation

@@ -91,6 +91,8 @@ class ContextSettings:
     safety_margin_tokens: int = 32
     act_threshold: float = 0.8
     default_num_ctx: int = 4096
+    max_reply_tokens: int = 512
+    """Reply length when the request does not set max_tokens (small local models can run away)."""
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def run(argv: list[str] | None = None, factory: RuntimeFactory | None = None) ->
     with loop:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(bridge.shutdown())
+        loop.run_until_complete(loop.shutdown_asyncgens())
     return 0
 
 

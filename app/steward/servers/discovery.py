@@ -199,7 +199,7 @@ class KnownServer:
     id: str
     kind: str
     base_url: str
-    source: str  # "configured" | "discovered"
+    source: str  # "managed" | "configured" | "discovered"
     enabled: bool = True
     discovered: DiscoveredServer | None = None
     api_key: str | None = None
@@ -235,14 +235,16 @@ def merge_servers(
     discovered: Sequence[DiscoveredServer],
     configured: Sequence[EndpointLike],
     key_lookup: Callable[[str], str | None] | None = None,
+    managed: Sequence[KnownServer] = (),
 ) -> list[KnownServer]:
-    """Configured endpoints first (their id and kind win), then discovered ones not configured.
+    """Managed servers first, then configured endpoints (their id and kind win over discovery),
+    then discovered servers that are neither (a managed server on a probed port is found too).
 
     `configured` items need `id, kind, base_url, api_key_ref, enabled` (EndpointConfig);
     `key_lookup(ref) -> str | None` reads the API key (e.g. `SecretStore.get`). A discovered
     server gets the id `<kind>-<port>` (e.g. "ollama-11434").
     """
-    merged: list[KnownServer] = []
+    merged: list[KnownServer] = list(managed)
     for endpoint in configured:
         match = next((d for d in discovered if _same_endpoint(d.base_url, endpoint.base_url)), None)
         ref = endpoint.api_key_ref

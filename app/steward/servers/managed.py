@@ -291,8 +291,11 @@ class ManagedServer:
                     self._set(ServerState.LOADING, "loading model")
                 if self._clock.now() >= deadline:
                     return "timeout"
-                pause = asyncio.ensure_future(self._clock.sleep(self._policy.health_interval_s))
-                await asyncio.wait({exit_task, pause}, return_when=asyncio.FIRST_COMPLETED)
+                pause: asyncio.Future[object] = asyncio.ensure_future(
+                    self._clock.sleep(self._policy.health_interval_s)
+                )
+                watched: set[asyncio.Future[object]] = {pause, exit_task}  # type: ignore[arg-type]
+                await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                 pause.cancel()
 
     @staticmethod

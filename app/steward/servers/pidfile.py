@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -132,18 +133,40 @@ class PidFiles:
         return reaped
 
 
-def terminate_group(proc: psutil.Process, grace_s: float) -> None:
-    """SIGTERM the process group led by `proc` (or just `proc`), SIGKILL whatever outlives `grace_s`."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _gone(proc: psutil.Process) -> bool:
+    """Exited (a zombie counts: its parent, maybe init, has yet to collect it)."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return True
+    except psutil.AccessDenied:
+        return False
+
+
+def _wait_gone(proc: psutil.Process, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not _gone(proc):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def terminate_group(proc: psutil.Process, grace_s: float) -> bool:
+    """SIGTERM the process group led by `proc` (or just `proc`), SIGKILL it if it outlives `grace_s`.
+
+    Blocking (run it in a thread from async code). True when the process is gone.
+    """
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             if os.getpgid(proc.pid) == proc.pid:
                 os.killpg(proc.pid, sig)
             else:
                 proc.send_signal(sig)
         except (ProcessLookupError, psutil.NoSuchProcess):
-            return
+            return True
         except (PermissionError, psutil.AccessDenied):
-            return
-        _, alive = psutil.wait_procs([proc], timeout=grace_s)
-        if not alive:
-            return
+            return False
+        if _wait_gone(proc, wait_s):
+            return True
+    return _gone(proc)

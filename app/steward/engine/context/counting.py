@@ -4,8 +4,9 @@ A conversation costs `frame + Σ cost(message)`, where `frame` is what the chat 
 (BOS, generation prompt, an injected default system prompt). Chat templates delimit messages with
 special tokens, so this sum is exact for them.
 
-Exact (llama.cpp `/apply-template` + `/tokenize`): `cost(m) = count([ANCHOR, m]) − count([ANCHOR])`,
-cached per message (the frozen `ChatMessage` is the key: its hash covers role and content), so a new
+Exact (llama.cpp `/apply-template` + `/tokenize`): `cost(m) = count([ANCHOR, m, TAIL]) −
+count([ANCHOR, TAIL])` — `m` is never last, because templates render a trailing assistant message as
+a prefill (no end token, no generation prompt) — cached per message (the frozen `ChatMessage` is the key: its hash covers role and content), so a new
 turn costs one small count per new message. The frame is measured once per model and per "starts
 with a system message or not" from one whole-conversation count.
 
@@ -25,6 +26,7 @@ from steward.engine.registry import ModelState
 from steward.engine.types import ChatMessage
 
 ANCHOR = ChatMessage("system", "x")
+TAIL = ChatMessage("user", "x")
 CACHE_LIMIT = 8192  # cached message costs per model (oldest evicted first)
 
 
@@ -145,7 +147,7 @@ class TokenCounter:
         self, state: ModelState, entry: _ModelCounts, messages: Sequence[ChatMessage]
     ) -> Counts | None:
         if entry.anchor is None:
-            anchor = await self._server_count(state, [ANCHOR])
+            anchor = await self._server_count(state, [ANCHOR, TAIL])
             if anchor is None:
                 entry.exact_supported = False
                 return None
@@ -154,7 +156,7 @@ class TokenCounter:
         known = {m: entry.costs[m] for m in messages if m in entry.costs}
         missing = list(dict.fromkeys(m for m in messages if m not in known))
         if missing:
-            counted = await asyncio.gather(*(self._server_count(state, [ANCHOR, m]) for m in missing))
+            counted = await asyncio.gather(*(self._server_count(state, [ANCHOR, m, TAIL]) for m in missing))
             for message, tokens in zip(missing, counted, strict=True):
                 if tokens is None:
                     entry.exact_supported = False

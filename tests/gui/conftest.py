@@ -1,0 +1,91 @@
+"""GUI test helpers: a qasync loop on pytest-qt's QApplication, and the real window wired to a
+runtime whose endpoints are REAL llama-servers started by the session fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from steward.config import Settings
+from steward.gui.app import build_window
+from steward.gui.bridge import Bridge
+from steward.gui.main_window import MainWindow
+from steward.runtime import Runtime, RuntimeOptions
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()  # also stops qasync's executor thread (a running QThread aborts the process at exit)
+    asyncio.set_event_loop(None)
+
+
+def wait_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Run the Qt+asyncio loop until `predicate()` is truthy (returns its value) or fail."""
+
+    async def poll() -> Any:
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"condition not met in {timeout} s")
+
+    return loop.run_until_complete(poll())
+
+
+def llama_settings(*servers: tuple[str, str]) -> Settings:
+    """Settings with the given (id, url) llama.cpp endpoints, in fallback order."""
+    data = {
+        "endpoints": [{"id": sid, "kind": "llamacpp", "base_url": url} for sid, url in servers],
+        "embedded": {"enabled": False},
+        "timeouts": {"first_token_s": 10.0, "connect_s": 1.0},
+        "health": {"probe_interval_s": 1.0},
+    }
+    settings = Settings.model_validate(data)
+    return settings
+
+
+class AppHarness:
+    """The real main window + bridge on a runtime built from `settings`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, settings: Settings) -> None:
+        self.loop = loop
+
+        async def factory() -> Runtime:
+            return await Runtime.start(RuntimeOptions(settings=settings, store=True))
+
+        self.bridge: Bridge
+        self.window: MainWindow
+        self.bridge, self.window = build_window(factory)
+        self.window.show()
+        self.bridge.start()
+        wait_until(loop, lambda: self.bridge.runtime is not None and self.bridge.snapshot is not None)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.bridge.shutdown())
+        self.window.close()
+        self.window.deleteLater()
+
+
+@pytest.fixture
+def harness_factory(qloop: asyncio.AbstractEventLoop) -> Iterator[Callable[[Settings], AppHarness]]:
+    made: list[AppHarness] = []
+
+    def make(settings: Settings) -> AppHarness:
+        harness = AppHarness(qloop, settings)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.close()
