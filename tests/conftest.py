@@ -6,6 +6,9 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+# Imported up front: a late import (by hypothesis' terminal summary) would compile code after the
+# GUI tests, where CPython 3.11's AST recursion-depth bug can strike (pytest-dev/pytest#10763).
+import hypothesis  # noqa: F401
 import pytest
 
 from tests.support.llama import LlamaServer, make_llama_server

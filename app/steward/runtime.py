@@ -14,6 +14,7 @@ from pathlib import Path
 
 from steward.backends.factory import make_backend
 from steward.config import SecretStore, Settings, SettingsFile, engine_settings
+from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
@@ -67,6 +68,10 @@ class Runtime:
             loaded = await asyncio.to_thread(settings_file.load)
             settings, warnings = loaded.settings, list(loaded.warnings)
         engine = Engine(engine_settings(settings))
+        # The fitter reads the engine's live settings and writes summaries through the engine itself.
+        engine.fitter = ContextManager(
+            lambda: engine.settings.context, summarize=engine_summarizer(engine.chat)
+        )
         secrets = SecretStore()
         runtime = cls(
             settings=settings, settings_file=settings_file, engine=engine, secrets=secrets, warnings=warnings

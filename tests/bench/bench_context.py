@@ -11,17 +11,16 @@ import statistics
 import time
 
 import pytest
+from tests.support.fake_backend import FakeBackend
+from tests.support.fake_clock import FakeClock
+from tests.support.fake_counting_backend import CountingFakeBackend
 from tests.support.llama import LlamaServer
 
 from steward.backends.factory import make_backend
-
 from steward.engine.context import ContextManager
 from steward.engine.core import Engine
 from steward.engine.settings import ContextPolicy, ContextSettings, EngineSettings
 from steward.engine.types import ChatMessage, GenerationParams, ModelInfo
-from tests.support.fake_backend import FakeBackend
-from tests.support.fake_clock import FakeClock
-from tests.support.fake_counting_backend import CountingFakeBackend
 
 RUNS = 200
 PARAMS = GenerationParams(max_tokens=256)
@@ -47,7 +46,11 @@ async def measure(backend_type: type[FakeBackend], grow: bool) -> list[float]:
     samples = []
     for run in range(RUNS):
         if grow:  # one new exchange since the last request
-            messages = messages[:-1] + [ChatMessage("assistant", f"answer {run}"), ChatMessage("user", f"q {run}?")]
+            messages = [
+                *messages[:-1],
+                ChatMessage("assistant", f"answer {run}"),
+                ChatMessage("user", f"q {run}?"),
+            ]
         start = time.perf_counter()
         fit = await manager.fit(state, messages, PARAMS, ContextPolicy.SLIDING_WINDOW, f"r{run}")
         samples.append((time.perf_counter() - start) * 1000)
@@ -71,7 +74,9 @@ async def test_fit_200_messages_against_real_llama_server(llama_large: LlamaServ
     """Exact counts from the REAL llama-server: a new turn costs two small /apply-template+/tokenize pairs."""
     manager = ContextManager(ContextSettings())
     engine = Engine(EngineSettings(), fitter=manager)
-    engine.add_backend(make_backend("llamacpp", "large", llama_large.url, api_key=None, connect_s=2.0, stall_s=30.0))
+    engine.add_backend(
+        make_backend("llamacpp", "large", llama_large.url, api_key=None, connect_s=2.0, stall_s=30.0)
+    )
     assert await engine.refresh_models() == []
     (state,) = engine.models()
     messages = conversation(200)
@@ -80,7 +85,11 @@ async def test_fit_200_messages_against_real_llama_server(llama_large: LlamaServ
     first_ms = (time.perf_counter() - start) * 1000
     grown, same = [], []
     for run in range(40):
-        messages = messages[:-1] + [ChatMessage("assistant", f"answer {run}"), ChatMessage("user", f"q {run}?")]
+        messages = [
+            *messages[:-1],
+            ChatMessage("assistant", f"answer {run}"),
+            ChatMessage("user", f"q {run}?"),
+        ]
         start = time.perf_counter()
         fit = await manager.fit(state, messages, PARAMS, ContextPolicy.SLIDING_WINDOW, f"g{run}")
         grown.append((time.perf_counter() - start) * 1000)

@@ -4,6 +4,7 @@ runtime whose endpoints are REAL llama-servers started by the session fixtures."
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +24,15 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
+
+    async def collect() -> None:
+        # Collect garbage WHILE the loop runs, so abandoned async generators (httpx streams of
+        # cancelled requests) are finalized as loop tasks, not synchronously outside any loop.
+        gc.collect()
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+
+    loop.run_until_complete(collect())
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()  # also stops qasync's executor thread (a running QThread aborts the process at exit)
     asyncio.set_event_loop(None)
@@ -48,7 +58,8 @@ def llama_settings(*servers: tuple[str, str]) -> Settings:
     data = {
         "endpoints": [{"id": sid, "kind": "llamacpp", "base_url": url} for sid, url in servers],
         "embedded": {"enabled": False},
-        "timeouts": {"first_token_s": 10.0, "connect_s": 1.0},
+        "timeouts": {"first_token_s": 20.0, "connect_s": 1.0},
+        "context": {"max_reply_tokens": 48},
         "health": {"probe_interval_s": 1.0},
     }
     settings = Settings.model_validate(data)

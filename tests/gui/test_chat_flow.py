@@ -53,9 +53,14 @@ def test_stopped_primary_shows_the_failed_attempt_and_the_fallback_answer(
 ) -> None:
     primary = llama_factory(ctx=1024)
     h = harness_factory(llama_settings(("primary", primary.url), ("backup", llama_large.url)))
+    snapshot = h.bridge.snapshot
+    assert snapshot is not None
+    primary_key = next(m.key for m in snapshot.models if m.server_id == "primary")
+    page = chat_page(h)
+    page.model_picker.setCurrentIndex(page.model_picker.findData(primary_key))
     primary.stop()
     ask(h, qtbot, "Say hello.")
-    message = chat_page(h).current
+    message = page.current
     assert message is not None and message.model is not None and message.model.startswith("backup/")
     chain = message.chain_label.text()
     assert "primary/" in chain and "connection_refused" in chain and "fallback to" in chain

@@ -35,9 +35,13 @@ def long_conversation(turns: int = 12) -> tuple[ChatMessage, ...]:
     """≈ 900 tokens: far more than a 512-token window holds."""
     messages = [ChatMessage("system", "You are a concise assistant. Answer in one short sentence.")]
     for i in range(turns):
-        messages.append(ChatMessage("user", f"Question {i}: tell me one fact about the number {i} and the colour blue."))
         messages.append(
-            ChatMessage("assistant", f"The number {i} is often painted blue on old maps, and blue is calm. " * 2)
+            ChatMessage("user", f"Question {i}: tell me one fact about the number {i} and the colour blue.")
+        )
+        messages.append(
+            ChatMessage(
+                "assistant", f"The number {i} is often painted blue on old maps, and blue is calm. " * 2
+            )
         )
     messages.append(ChatMessage("user", "What is the capital of France?"))
     return tuple(messages)
@@ -99,13 +103,17 @@ async def test_windows_come_from_the_servers(engine: Engine) -> None:
     assert windows == {"small": 512, "large": 4096}
 
 
-@pytest.mark.parametrize("policy", [ContextPolicy.SLIDING_WINDOW, ContextPolicy.TRUNCATE_MIDDLE, ContextPolicy.SUMMARIZE])
+@pytest.mark.parametrize(
+    "policy", [ContextPolicy.SLIDING_WINDOW, ContextPolicy.TRUNCATE_MIDDLE, ContextPolicy.SUMMARIZE]
+)
 async def test_each_policy_fits_the_small_window_and_the_real_server_accepts(
     engine: Engine, policy: ContextPolicy
 ) -> None:
     small, large = key(engine, "small"), key(engine, "large")
     engine.set_fallback_chain([large])  # only used by the summarizing request ("auto")
-    events = await ask(engine, ChatRequest(long_conversation(), model=small, params=PARAMS, context_policy=policy))
+    events = await ask(
+        engine, ChatRequest(long_conversation(), model=small, params=PARAMS, context_policy=policy)
+    )
     assert not only(events, AttemptFailed) and not only(events, RequestFailed), [e.payload() for e in events]
     fitted = [e for e in only(events, ContextFitted) if isinstance(e, ContextFitted) and e.model == small]
     assert len(fitted) == 1
@@ -122,7 +130,8 @@ async def test_each_policy_fits_the_small_window_and_the_real_server_accepts(
 async def test_policy_stop_refuses_with_the_numbers(small_only: Engine) -> None:
     small = key(small_only, "small")
     events = await ask(
-        small_only, ChatRequest(long_conversation(), model=small, params=PARAMS, context_policy=ContextPolicy.STOP)
+        small_only,
+        ChatRequest(long_conversation(), model=small, params=PARAMS, context_policy=ContextPolicy.STOP),
     )
     failures = only(events, RequestFailed)
     assert len(failures) == 1, [e.payload() for e in events]
@@ -155,7 +164,10 @@ async def test_latest_message_too_big_for_the_small_one_skips_it(engine: Engine)
     events = await ask(engine, ChatRequest((huge,), model=small, params=PARAMS))
     (skipped,) = only(events, CandidateSkipped)
     assert isinstance(skipped, CandidateSkipped) and skipped.model == small
-    assert skipped.kind is FailureKind.CONTEXT_OVERFLOW and "window 512 cannot hold the latest message" in skipped.reason
+    assert (
+        skipped.kind is FailureKind.CONTEXT_OVERFLOW
+        and "window 512 cannot hold the latest message" in skipped.reason
+    )
     (done,) = only(events, Completed)
     assert isinstance(done, Completed) and done.model == large
 
@@ -173,5 +185,8 @@ async def test_exact_counts_match_the_servers_usage(engine: Engine) -> None:
         events = await ask(engine, ChatRequest(messages, model=large, params=PARAMS))
         (done,) = only(events, Completed)
         assert isinstance(done, Completed) and done.usage is not None
-        print(f"turns={turns}: expected {fit.expected_prompt_tokens}, /tokenize {server_count}, usage {done.usage.prompt_tokens}")
+        print(
+            f"turns={turns}: expected {fit.expected_prompt_tokens}, /tokenize {server_count},"
+            f" usage {done.usage.prompt_tokens}"
+        )
         assert fit.exact and fit.expected_prompt_tokens == server_count == done.usage.prompt_tokens

@@ -26,7 +26,10 @@ def long_conversation() -> tuple[ChatMessage, ...]:
     """12 messages of 200 words: 2,464 tokens for the fake, 3,070 by the uncalibrated estimate."""
     messages = [ChatMessage("system", "Be brief.")]
     for i in range(6):
-        messages += [ChatMessage("user", f"q{i} " + "word " * 199), ChatMessage("assistant", f"a{i} " + "word " * 199)]
+        messages += [
+            ChatMessage("user", f"q{i} " + "word " * 199),
+            ChatMessage("assistant", f"a{i} " + "word " * 199),
+        ]
     messages.append(ChatMessage("user", "What is the capital of France?"))
     return tuple(messages)
 
@@ -59,7 +62,9 @@ async def test_num_ctx_is_always_sent_and_is_the_live_window(engine: Engine, fak
     assert state is not None and state.window == 4096 and fake.model(MODEL).loaded_context_length == 4096
 
 
-async def test_honest_server_is_not_suspected_and_calibrates_the_estimator(engine: Engine, fake: OllamaFake) -> None:
+async def test_honest_server_is_not_suspected_and_calibrates_the_estimator(
+    engine: Engine, fake: OllamaFake
+) -> None:
     events = await ask(engine, long_conversation())
     done = events[-1]
     assert isinstance(done, Completed) and done.usage is not None

@@ -33,7 +33,9 @@ def test_max_tokens_is_the_reserve_when_given() -> None:
 
 
 def test_settings_change_the_numbers() -> None:
-    settings = ContextSettings(reply_reserve_fraction=0.5, reply_reserve_min=10, safety_margin_tokens=0, act_threshold=1.0)
+    settings = ContextSettings(
+        reply_reserve_fraction=0.5, reply_reserve_min=10, safety_margin_tokens=0, act_threshold=1.0
+    )
     budget = budget_for(1000, GenerationParams(), settings)
     assert (budget.limit, budget.trigger) == (500, 500)
     assert "500 = 1,000 window − 500 reply reserve − 0 margin" in budget.explain()

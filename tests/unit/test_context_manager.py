@@ -4,10 +4,14 @@ fallback), silent-truncation detection, estimator calibration and the per-messag
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 
 import pytest
+from tests.support.fake_backend import FakeBackend, Step
+from tests.support.fake_clock import FakeClock
+from tests.support.fake_counting_backend import CountingFakeBackend, fake_count
 
 from steward.engine.context import ContextManager
 from steward.engine.context.counting import ANCHOR, TAIL, Estimator
@@ -25,9 +29,6 @@ from steward.engine.failures import BackendError, FailureKind
 from steward.engine.request import ChatRequest
 from steward.engine.settings import ContextPolicy, ContextSettings, EngineSettings
 from steward.engine.types import ChatMessage, GenerationParams, ModelInfo
-from tests.support.fake_backend import FakeBackend, Step
-from tests.support.fake_clock import FakeClock
-from tests.support.fake_counting_backend import CountingFakeBackend, fake_count
 
 BODY = "w" * 396  # "0 www…": 398 chars, estimated 4 + ceil(398 / 4) = 104 tokens per message
 PARAMS = GenerationParams(max_tokens=100)  # window 1024 → budget 1024 − 100 − 32 = 892, act above 713
@@ -59,7 +60,9 @@ def build(
     return engine, manager, backends
 
 
-async def run(engine: Engine, clock: FakeClock, messages: Sequence[ChatMessage], **kw: object) -> list[EngineEvent]:
+async def run(
+    engine: Engine, clock: FakeClock, messages: Sequence[ChatMessage], **kw: object
+) -> list[EngineEvent]:
     request = ChatRequest(tuple(messages), model=kw.pop("model", "a/m"), params=PARAMS, **kw)  # type: ignore[arg-type]
     async with clock.autojump():
         return [event async for event in engine.chat(request)]
@@ -152,14 +155,18 @@ async def test_summarize_replaces_dropped_turns_and_is_cached(fake_clock: FakeCl
         asked.append(text)
         return "They counted from 0 to 3."
 
-    engine, _, backends = build(fake_clock, {"a": 1024}, ContextManager(ContextSettings(), summarize=summarize))
+    engine, _, backends = build(
+        fake_clock, {"a": 1024}, ContextManager(ContextSettings(), summarize=summarize)
+    )
     messages = conversation(5)
     events = await run(engine, fake_clock, messages, context_policy=ContextPolicy.SUMMARIZE)
     fitted = one(events, ContextFitted)
     assert isinstance(fitted, ContextFitted) and fitted.policy == "summarize"
     assert fitted.summary == "They counted from 0 to 3." and fitted.note is None
     sent = backends["a"].scripts["m"].received[0]
-    summary = ChatMessage("system", f"Summary of {fitted.dropped_messages} earlier messages: They counted from 0 to 3.")
+    summary = ChatMessage(
+        "system", f"Summary of {fitted.dropped_messages} earlier messages: They counted from 0 to 3."
+    )
     assert sent[0] == messages[0] and sent[1] == summary and sent[-1] == messages[-1]
     assert asked[0].startswith("user: 0 www")
     await run(engine, fake_clock, messages, context_policy=ContextPolicy.SUMMARIZE)
@@ -171,7 +178,9 @@ async def test_failed_summary_falls_back_to_sliding_window_and_says_so(fake_cloc
     async def summarize(text: str) -> str:
         raise RuntimeError("summarizer down")
 
-    engine, _, backends = build(fake_clock, {"a": 1024}, ContextManager(ContextSettings(), summarize=summarize))
+    engine, _, backends = build(
+        fake_clock, {"a": 1024}, ContextManager(ContextSettings(), summarize=summarize)
+    )
     messages = conversation(5)
     events = await run(engine, fake_clock, messages, context_policy=ContextPolicy.SUMMARIZE)
     fitted = one(events, ContextFitted)
@@ -200,7 +209,9 @@ async def test_honest_report_is_not_truncation(fake_clock: FakeClock) -> None:
     assert not [e for e in events if isinstance(e, TruncationSuspected)]
 
 
-async def test_uncalibrated_estimate_far_from_window_calibrates_instead_of_alarming(fake_clock: FakeClock) -> None:
+async def test_uncalibrated_estimate_far_from_window_calibrates_instead_of_alarming(
+    fake_clock: FakeClock,
+) -> None:
     engine, manager, backends = build(fake_clock, {"a": 8192})
     messages = conversation(2)  # estimated ≈ 430 tokens, far below half the window
     backends["a"].script("m", Step(tokens=("ok",), prompt_tokens=200))
@@ -229,7 +240,7 @@ def test_estimator_converges_on_recorded_counts() -> None:
         estimator.observe(convo, recorded)
         history.append(estimator.chars_per_token)
     assert history[0] == pytest.approx(3.7)  # 4.0 + 0.3 × (3.0 − 4.0)
-    assert all(a > b for a, b in zip(history, history[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(history))
     assert history[-1] == pytest.approx(3.0 + 0.7**10, abs=1e-9)  # 3.028
     estimate = 3 + sum(estimator.message(m) for m in convo)
     assert abs(estimate - recorded) / recorded < 0.01
@@ -245,7 +256,7 @@ async def test_exact_counts_only_count_new_messages(fake_clock: FakeClock) -> No
     first = await manager.fit(state, messages, PARAMS, ContextPolicy.SLIDING_WINDOW, "r1")
     assert first.exact and first.expected_prompt_tokens == fake_count(messages)
     assert len(backend.count_calls) == 1 + 22 + 1  # anchor, each message, one whole count for the frame
-    longer = messages + (ChatMessage("assistant", "Three."), ChatMessage("user", "Four?"))
+    longer = (*messages, ChatMessage("assistant", "Three."), ChatMessage("user", "Four?"))
     second = await manager.fit(state, longer, PARAMS, ContextPolicy.SLIDING_WINDOW, "r2")
     assert second.expected_prompt_tokens == fake_count(longer)
     assert backend.count_calls[24:] == [
@@ -269,7 +280,9 @@ async def test_exact_fit_is_exactly_within_budget(fake_clock: FakeClock) -> None
     fit = await manager.fit(state, messages, PARAMS, ContextPolicy.SLIDING_WINDOW, "r1")
     assert fit.event is not None and fit.event.exact and fit.exact
     assert fit.event.tokens_before == 526 and fit.event.dropped_messages == 4
-    assert fit.expected_prompt_tokens == fake_count(fit.messages) == 526 - 4 * 64 <= int((600 - 100 - 32) * 0.8)
+    assert (
+        fit.expected_prompt_tokens == fake_count(fit.messages) == 526 - 4 * 64 <= int((600 - 100 - 32) * 0.8)
+    )
 
 
 async def test_ollama_kind_gets_num_ctx_capped_by_trained_window(fake_clock: FakeClock) -> None:

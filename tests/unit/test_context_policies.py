@@ -9,6 +9,8 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.fake_backend import FakeBackend
+from tests.support.fake_clock import FakeClock
 
 from steward.engine.breaker import CircuitBreaker
 from steward.engine.bulkhead import Bulkhead
@@ -19,9 +21,7 @@ from steward.engine.failures import BackendError, FailureKind
 from steward.engine.metrics import ModelMetrics
 from steward.engine.registry import ModelState, ServerEntry
 from steward.engine.settings import BreakerSettings, ContextPolicy, ContextSettings
-from steward.engine.types import ChatMessage, GenerationParams, ModelInfo, ModelRef
-from tests.support.fake_backend import FakeBackend
-from tests.support.fake_clock import FakeClock
+from steward.engine.types import ChatMessage, GenerationParams, ModelInfo, ModelRef, Role
 
 ROLES = ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user"]
 CONVO = [ChatMessage(r, f"m{i}") for i, r in enumerate(ROLES)]  # type: ignore[arg-type]
@@ -30,7 +30,7 @@ TEN_EACH = Counts(tuple([10] * len(CONVO)), 0, True)  # 80 tokens
 
 def test_protected_are_leading_system_and_latest_user_turn() -> None:
     assert policies.protected_indices(CONVO) == (0, 7)
-    assert policies.protected_indices(CONVO + [ChatMessage("assistant", "prefill")]) == (0, 7, 8)
+    assert policies.protected_indices([*CONVO, ChatMessage("assistant", "prefill")]) == (0, 7, 8)
     assert policies.turns(CONVO) == [(1, 2), (3, 4), (5, 6)]
 
 
@@ -63,13 +63,16 @@ def test_frame_counts_once() -> None:
 
 # --- property test over the real ContextManager (estimated counts, FAKE backend) ---------------
 
+
 @st.composite
 def conversations(draw: st.DrawFn) -> list[ChatMessage]:
     """System prompt (maybe), 0–60 user/assistant messages of 0–800 chars, then the latest user turn."""
     size = draw(st.integers(min_value=0, max_value=60))
-    roles = draw(st.lists(st.sampled_from(["user", "assistant"]), min_size=size, max_size=size))
+    roles: list[Role] = draw(st.lists(st.sampled_from(["user", "assistant"]), min_size=size, max_size=size))
     lengths = draw(st.lists(st.integers(min_value=0, max_value=800), min_size=size, max_size=size))
-    messages = [ChatMessage(r, f"{i} " + "w" * n) for i, (r, n) in enumerate(zip(roles, lengths, strict=True))]  # type: ignore[arg-type]
+    messages = [
+        ChatMessage(r, f"{i} " + "w" * n) for i, (r, n) in enumerate(zip(roles, lengths, strict=True))
+    ]
     messages.append(ChatMessage("user", draw(st.text(max_size=300))))
     if draw(st.booleans()):
         messages.insert(0, ChatMessage("system", draw(st.text(max_size=300))))
@@ -81,7 +84,9 @@ def model_state(window: int) -> ModelState:
     backend = FakeBackend("s", clock, {"m": window})
     server = ServerEntry(backend, Bulkhead("s", 1, 1, 1.0, clock))
     breaker = CircuitBreaker("s/m", BreakerSettings(), clock)
-    return ModelState(ModelRef("s", "m"), server, breaker, ModelMetrics(10), info=ModelInfo("m", loaded_context=window))
+    return ModelState(
+        ModelRef("s", "m"), server, breaker, ModelMetrics(10), info=ModelInfo("m", loaded_context=window)
+    )
 
 
 def is_subsequence(small: list[ChatMessage], big: list[ChatMessage]) -> bool:
@@ -93,7 +98,9 @@ def is_subsequence(small: list[ChatMessage], big: list[ChatMessage]) -> bool:
 @given(
     messages=conversations(),
     window=st.integers(min_value=128, max_value=2048),
-    policy=st.sampled_from([ContextPolicy.SLIDING_WINDOW, ContextPolicy.TRUNCATE_MIDDLE, ContextPolicy.SUMMARIZE]),
+    policy=st.sampled_from(
+        [ContextPolicy.SLIDING_WINDOW, ContextPolicy.TRUNCATE_MIDDLE, ContextPolicy.SUMMARIZE]
+    ),
     max_tokens=st.one_of(st.none(), st.integers(min_value=1, max_value=256)),
 )
 def test_fitted_conversation_fits_keeps_protected_and_order(

@@ -191,8 +191,11 @@ class OllamaBackend:
             async with self._http.client.stream("POST", "/api/chat", json=body) as response:
                 if response.status_code >= 400:
                     raise await self._http.status_error(response)
+                final: StreamChunk | None = None
                 async with aclosing(iter_ndjson(response.aiter_text())) as payloads:
                     async for payload in payloads:
+                        if final is not None:
+                            continue  # read to the end so httpx's stream generators finish cleanly
                         err = error_in_payload(payload)
                         if err is not None:
                             raise self._http.scrub_error(err)
@@ -205,9 +208,10 @@ class OllamaBackend:
                         if isinstance(content, str) and content:
                             yield StreamChunk(text=content)
                         if line.get("done") is True:
-                            yield final_chunk(line)
-                            return
-                raise truncated_stream('a line with "done": true')
+                            final = final_chunk(line)
+                if final is None:
+                    raise truncated_stream('a line with "done": true')
+                yield final
         except httpx.HTTPError as exc:
             raise self._http.transport_error(exc) from exc
 

@@ -208,11 +208,14 @@ class OpenAICompatBackend:
 
     async def _sse_chunks(self, response: httpx.Response) -> AsyncGenerator[StreamChunk, None]:
         state = _StreamState()
+        done = False
         async with aclosing(iter_sse(response.aiter_text())) as events:
             async for event in events:
+                if done:
+                    continue  # read to the end so httpx's own stream generators finish, not get GC'd
                 if event.data.strip() == "[DONE]":
-                    yield state.final()
-                    return
+                    done = True
+                    continue
                 payload = parse_json_line(event.data, "SSE data")
                 err = error_in_payload(payload) if event.event in ("message", "error") else None
                 if err is None and event.event == "error":
@@ -222,7 +225,7 @@ class OpenAICompatBackend:
                 text = self._absorb(as_mapping(payload), state)
                 if text:
                     yield StreamChunk(text=text)
-        if state.finish_reason is None:
+        if not done and state.finish_reason is None:
             raise truncated_stream("[DONE] or a finish_reason")
         yield state.final()  # some servers omit [DONE] after a finish_reason
 

@@ -4,11 +4,12 @@ A conversation costs `frame + Σ cost(message)`, where `frame` is what the chat 
 (BOS, generation prompt, an injected default system prompt). Chat templates delimit messages with
 special tokens, so this sum is exact for them.
 
-Exact (llama.cpp `/apply-template` + `/tokenize`): `cost(m) = count([ANCHOR, m, TAIL]) −
-count([ANCHOR, TAIL])` — `m` is never last, because templates render a trailing assistant message as
-a prefill (no end token, no generation prompt) — cached per message (the frozen `ChatMessage` is the key: its hash covers role and content), so a new
-turn costs one small count per new message. The frame is measured once per model and per "starts
-with a system message or not" from one whole-conversation count.
+Exact (llama.cpp `/apply-template` + `/tokenize`):
+`cost(m) = count([ANCHOR, m, TAIL]) − count([ANCHOR, TAIL])`. `m` is never last, because templates
+render a trailing assistant message as a prefill (no end token, no generation prompt). Costs are
+cached per message (the frozen `ChatMessage` is the key: its hash covers role and content), so a
+new turn costs one small count per new message. The frame is measured once per model and per
+"starts with a system message or not" from one whole-conversation count.
 
 Estimated (everyone else): `ceil(chars / chars_per_token) + per_message`, with `chars_per_token`
 starting at 4 and following an EWMA of what the server reports in `usage.prompt_tokens`.
