@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: install
-	$(BIN)/python -m pytest tests/bench -m bench -p no:randomly -s $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/bench -m bench -s $(PYTEST_ARGS)
 
 chaos: install
 	$(BIN)/python -m pytest tests/chaos -m chaos -s $(PYTEST_ARGS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from steward.engine.events import (
@@ -17,16 +16,18 @@ from steward.store import EventRecord, Sample
 SKIPPED_TYPES = frozenset({Token.__name__})
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: object) -> object:
-    try:
-        json.dumps(value)
+    """`value` made JSON-safe (payloads are already plain: this is a cheap guard, not a deep copy)."""
+    if isinstance(value, _PLAIN):
         return value
-    except TypeError:
-        if isinstance(value, dict):
-            return {str(k): _jsonable(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [_jsonable(v) for v in value]
-        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
 
 
 def to_event_record(event: EngineEvent) -> EventRecord | None:

@@ -14,14 +14,19 @@ from pathlib import Path
 
 from steward.backends.factory import make_backend
 from steward.config import SecretStore, Settings, SettingsFile, engine_settings
+from steward.config.app_groups import EndpointConfig, ServerProfileConfig
+from steward.engine.clock import SystemClock
 from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
+from steward.hardware.nvidia import NvidiaProbe, PynvmlApi
+from steward.hardware.sampler import ResourceSampler, SystemSampler
 from steward.recorder import Recorder
 from steward.servers.defaults import embedded_plan
 from steward.servers.discovery import DiscoveredServer, KnownServer, discover, merge_servers
 from steward.servers.events import ServerAppeared
+from steward.servers.managed import ServerStatus
 from steward.servers.profiles import ProfileError, profile_from_config
 from steward.servers.supervisor import Supervisor
 from steward.store import Store, open_store
@@ -54,6 +59,7 @@ class Runtime:
     supervisor: Supervisor | None = None
     discovered: list[DiscoveredServer] = field(default_factory=list)
     known: list[KnownServer] = field(default_factory=list)
+    resources: ResourceSampler | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
@@ -98,7 +104,7 @@ class Runtime:
 
     async def _open_store(self) -> None:
         try:
-            store, warnings = await asyncio.to_thread(open_store, on_error=self._store_error)
+            store, warnings = await asyncio.to_thread(open_store, on_error=self._store_error, commit_interval_s=0.25)
         except Exception as exc:  # history is optional; the engine keeps routing without it
             self.warnings.append(f"history database unavailable: {exc}")
             return
@@ -178,6 +184,59 @@ class Runtime:
         self.engine.set_fallback_chain(settings.routing.fallback_chain)
         if save:
             await asyncio.to_thread(self.settings_file.save, settings)
+
+    # --- servers and resources added while running (GUI: Servers and Hardware pages) -------------
+
+    async def add_endpoint(self, config: EndpointConfig, api_key: str | None = None) -> KnownServer:
+        """Route to a newly configured endpoint now (its settings entry is saved by the caller)."""
+        server = KnownServer(
+            config.id, config.kind, config.base_url, "configured", config.enabled, None, api_key
+        )
+        self.known = [k for k in self.known if k.id != config.id] + [server]
+        if config.enabled and not any(b.server_id == config.id for b in self.engine.backends()):
+            self._add_backend(config.kind, config.id, config.base_url, api_key)
+            self.warnings += await self.engine.refresh_models()
+        return server
+
+    async def add_managed(self, config: ServerProfileConfig) -> ServerStatus:
+        """Supervise and start a new managed server profile, then route to it when it is up.
+
+        Raises `ProfileError` when the profile cannot be built (binary or model missing) and
+        `ValueError` when the name is taken.
+        """
+        if self.supervisor is None:
+            self.supervisor = Supervisor(on_event=self.engine.publish)
+        self.supervisor.add(profile_from_config(config))
+        status = await self.supervisor.start(config.name)
+        for server in self.supervisor.endpoints():
+            if server.id == config.name:
+                self.known = [k for k in self.known if k.id != server.id] + [server]
+                if not any(b.server_id == server.id for b in self.engine.backends()):
+                    self._add_backend(server.kind, server.id, server.base_url, None)
+                    await self.engine.refresh_models()
+        return status
+
+    async def rediscover(self) -> list[DiscoveredServer]:
+        """Probe the discovery ports again; new servers are routed to, the `known` list refreshed."""
+        d = self.settings.discovery
+        self.discovered = await discover(d.ports, timeout_s=d.timeout_s)
+        configured = {k.id: k.api_key for k in self.known if k.source == "configured"}
+        managed = self.supervisor.endpoints() if self.supervisor else []
+        self.known = merge_servers(self.discovered, self.settings.endpoints, configured.get, managed=managed)
+        have = {b.server_id for b in self.engine.backends()}
+        added = [k for k in self.known if k.enabled and k.id not in have]
+        for server in added:
+            self._add_backend(server.kind, server.id, server.base_url, server.api_key)
+        if added:
+            await self.engine.refresh_models()
+        return self.discovered
+
+    def start_resource_sampler(self) -> ResourceSampler:
+        """The 1 Hz CPU/RAM/GPU sampler (started once, as a task this runtime stops)."""
+        if self.resources is None:
+            self.resources = ResourceSampler(SystemClock(), SystemSampler(NvidiaProbe(PynvmlApi())))
+            self._tasks.append(asyncio.ensure_future(self.resources.run()))
+        return self.resources
 
     async def stop(self) -> None:
         """Stop everything this runtime started (managed servers included); safe to call twice."""

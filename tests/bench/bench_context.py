@@ -11,16 +11,16 @@ import statistics
 import time
 
 import pytest
-from tests.support.fake_backend import FakeBackend
-from tests.support.fake_clock import FakeClock
-from tests.support.fake_counting_backend import CountingFakeBackend
-from tests.support.llama import LlamaServer
 
 from steward.backends.factory import make_backend
 from steward.engine.context import ContextManager
 from steward.engine.core import Engine
 from steward.engine.settings import ContextPolicy, ContextSettings, EngineSettings
 from steward.engine.types import ChatMessage, GenerationParams, ModelInfo
+from tests.support.fake_backend import FakeBackend
+from tests.support.fake_clock import FakeClock
+from tests.support.fake_counting_backend import CountingFakeBackend
+from tests.support.llama import LlamaServer
 
 RUNS = 200
 PARAMS = GenerationParams(max_tokens=256)

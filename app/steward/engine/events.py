@@ -3,7 +3,7 @@ all consume these same objects."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from steward.engine.failures import FailureKind
@@ -28,11 +28,19 @@ class EngineEvent:
 
     def payload(self) -> dict[str, Any]:
         """A JSON-friendly dict of the event's own fields (for the store and `--json`)."""
-        data = asdict(self)
-        data.pop("ts", None)
-        return {
-            key: (value.value if isinstance(value, FailureKind) else value) for key, value in data.items()
-        }
+        data: dict[str, Any] = {}
+        for spec in fields(self):  # shallow: asdict() deep-copies everything, and this runs per event
+            if spec.name == "ts":
+                continue
+            value = getattr(self, spec.name)
+            if isinstance(value, FailureKind):
+                value = value.value
+            elif is_dataclass(value) and not isinstance(value, type):
+                value = asdict(value)
+            elif isinstance(value, tuple):
+                value = [v.value if isinstance(v, FailureKind) else v for v in value]
+            data[spec.name] = value
+        return data
 
 
 # --- one request -----------------------------------------------------------------------------

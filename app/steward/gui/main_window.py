@@ -20,7 +20,10 @@ from steward.gui.bridge import Bridge
 from steward.gui.pages.chat import ChatPage
 from steward.gui.pages.dashboard import DashboardPage
 from steward.gui.pages.events import EventsPage
+from steward.gui.pages.hardware import HardwarePage
 from steward.gui.pages.models import ModelsPage
+from steward.gui.pages.servers import ServersPage
+from steward.gui.pages.settings import SettingsPage
 from steward.gui.theme import health_colour
 from steward.paths import config_dir
 
@@ -75,6 +78,9 @@ class MainWindow(QMainWindow):
             ("Dashboard", DashboardPage(self.bridge)),
             ("Chat", ChatPage(self.bridge)),
             ("Models", ModelsPage(self.bridge)),
+            ("Servers", ServersPage(self.bridge)),
+            ("Hardware", HardwarePage(self.bridge)),
+            ("Settings", SettingsPage(self.bridge)),
             ("Events", EventsPage(self.bridge)),
         ]
 

@@ -1,7 +1,9 @@
-"""Chat page: conversation, model and strategy pickers, streamed answers with their attempt
-chains, context notices, Send (Ctrl+Enter) and Stop (Esc)."""
+"""Chat page: stored conversations, model and strategy pickers, streamed Markdown answers with
+their attempt chains, context meter and fit notices, "retry with…", Send (Ctrl+Enter), Stop (Esc)."""
 
 from __future__ import annotations
+
+import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -10,9 +12,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -21,6 +25,9 @@ from steward.engine.events import Completed, EngineEvent, RequestFailed, Token
 from steward.engine.snapshot import EngineSnapshot
 from steward.gui.bridge import Bridge
 from steward.gui.pages.chat_message import MessageView
+from steward.gui.pages.chat_sessions import SessionsPanel
+from steward.store import ChatMessage as StoredMessage
+from steward.store import ChatSession
 
 STRATEGIES = [
     ("Default strategy", None),
@@ -29,6 +36,11 @@ STRATEGIES = [
     ("Race", "race"),
     ("Weighted", "weighted"),
 ]
+
+
+def _title(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 48 else flat[:47] + "…"
 
 
 class ChatPage(QWidget):
@@ -40,17 +52,35 @@ class ChatPage(QWidget):
         self.history: list[tuple[str, str]] = []
         self.current: MessageView | None = None
         self.current_rid: str | None = None
+        self.session_id: str | None = None
+        self.last_answer: MessageView | None = None
+        self._model_keys: list[str] = []
         self._dirty = False
+
+        self.sessions = SessionsPanel()
+        self.sessions.setMinimumWidth(180)
+        self.sessions.chosen.connect(self.open_session)
+        self.sessions.new_requested.connect(self.new_chat)
+        self.sessions.rename_requested.connect(self.bridge.rename_session)
+        self.sessions.delete_requested.connect(self._delete_session)
 
         self.model_picker = QComboBox()
         self.model_picker.setObjectName("modelPicker")
         self.model_picker.addItem("Auto (best available)", "auto")
-        self.model_picker.setMinimumWidth(260)
+        self.model_picker.setMinimumWidth(240)
+        self.model_picker.setToolTip("Pin a model (its fallbacks still apply) or let the router choose")
+        self.model_picker.currentIndexChanged.connect(self._update_meter)
         self.strategy_picker = QComboBox()
+        self.strategy_picker.setToolTip("How the engine uses the candidates for this chat")
         for label, value in STRATEGIES:
             self.strategy_picker.addItem(label, value)
         self.meter = QLabel("context: —")
         self.meter.setObjectName("contextMeter")
+        self.meter_bar = QProgressBar()
+        self.meter_bar.setObjectName("contextBar")
+        self.meter_bar.setTextVisible(False)
+        self.meter_bar.setFixedSize(90, 8)
+        self.meter_bar.setToolTip("Share of the chosen model's context window this conversation uses")
         self.new_button = QPushButton("New chat")
         self.new_button.clicked.connect(self.new_chat)
         top = QHBoxLayout()
@@ -59,9 +89,11 @@ class ChatPage(QWidget):
         top.addWidget(self.strategy_picker)
         top.addStretch(1)
         top.addWidget(self.meter)
+        top.addWidget(self.meter_bar)
         top.addWidget(self.new_button)
 
         self.transcript = QWidget()
+        self.transcript.setObjectName("transcript")
         self.transcript_layout = QVBoxLayout(self.transcript)
         self.transcript_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.transcript_layout.setSpacing(8)
@@ -79,7 +111,9 @@ class ChatPage(QWidget):
         self.input.setObjectName("chatInput")
         self.input.setPlaceholderText("Message — Ctrl+Enter to send, Esc to stop")
         self.input.setFixedHeight(90)
+        self.input.textChanged.connect(self._meter_soon)
         self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("sendButton")
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton("Stop")
@@ -92,10 +126,19 @@ class ChatPage(QWidget):
         bottom.addWidget(self.input, 1)
         bottom.addLayout(buttons)
 
+        chat = QWidget()
+        chat_layout = QVBoxLayout(chat)
+        chat_layout.setContentsMargins(0, 0, 0, 0)
+        chat_layout.addLayout(top)
+        chat_layout.addWidget(self.scroll, 1)
+        chat_layout.addLayout(bottom)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.sessions)
+        splitter.addWidget(chat)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([220, 800])
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.scroll, 1)
-        layout.addLayout(bottom)
+        layout.addWidget(splitter)
 
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.send)
@@ -105,59 +148,183 @@ class ChatPage(QWidget):
         self._render_timer.setInterval(50)  # stream repaint at most 20×/s
         self._render_timer.timeout.connect(self._flush)
         self._render_timer.start()
+        self._meter_timer = QTimer(self)
+        self._meter_timer.setSingleShot(True)
+        self._meter_timer.setInterval(200)
+        self._meter_timer.timeout.connect(self._update_meter)
         bridge.chat_event.connect(self.on_chat_event)
         bridge.chat_finished.connect(self.on_finished)
         bridge.snapshot_changed.connect(self.on_snapshot)
+        bridge.runtime_ready.connect(lambda _warnings: self.refresh_sessions())
+
+    # --- sessions --------------------------------------------------------------------------
+
+    def refresh_sessions(self) -> None:
+        self.bridge.list_sessions(lambda sessions: self.sessions.set_sessions(sessions, self.session_id))
+
+    def open_session(self, session_id: str) -> None:
+        if session_id == self.session_id or self.current_rid is not None:
+            return
+        self.bridge.load_session(session_id, self._show_session)
+
+    def _show_session(self, session: ChatSession | None) -> None:
+        if session is None:
+            self.refresh_sessions()
+            return
+        self._clear()
+        self.session_id = session.id
+        previous: MessageView | None = None
+        for message in session.messages:
+            if message.role == "assistant":
+                view = MessageView("assistant", sent=list(self.history))
+                view.restore(message.content, [*message.attempts, *message.context])
+                if previous is not None and previous.role == "assistant" and self.history[-1:]:
+                    if self.history[-1][0] == "assistant":
+                        self.history.pop()  # the earlier answer was superseded by a retry
+                    previous.superseded()
+                if message.content:
+                    self.history.append(("assistant", message.content))
+                elif self.history and self.history[-1][0] == "user":
+                    self.history.pop()  # no answer: that turn is not part of the conversation
+            else:
+                view = MessageView(message.role, message.content)
+                self.history.append((message.role, message.content))
+            self._add(view)
+            previous = view
+        if previous is not None and previous.role == "assistant" and previous.text:
+            self._make_last(previous)
+        self._update_meter()
+
+    def _delete_session(self, session_id: str) -> None:
+        if session_id == self.session_id:
+            self.new_chat()
+
+        def deleted(_ok: bool) -> None:
+            self.refresh_sessions()
+
+        self.bridge.delete_session(session_id, deleted)
+
+    def _store(self, role: str, view_or_text: MessageView | str) -> None:
+        if self.session_id is None:
+            return
+        if isinstance(view_or_text, MessageView):
+            attempts, context = view_or_text.stored_parts()
+            message = StoredMessage(
+                self.session_id,
+                role,
+                view_or_text.text if not view_or_text.failed else "",
+                time.time(),
+                view_or_text.model,
+                attempts,
+                context,
+            )
+        else:
+            message = StoredMessage(self.session_id, role, view_or_text, time.time())
+        self.bridge.save_message(message)
 
     # --- models ----------------------------------------------------------------------------
 
     def on_snapshot(self, snapshot: EngineSnapshot) -> None:
         keys = [m.key for m in snapshot.models]
-        known = [self.model_picker.itemData(i) for i in range(1, self.model_picker.count())]
-        if keys != known:
+        if keys != self._model_keys:
+            self._model_keys = keys
             chosen = self.model_picker.currentData()
+            self.model_picker.blockSignals(True)
             while self.model_picker.count() > 1:
                 self.model_picker.removeItem(1)
             for model in snapshot.models:
                 self.model_picker.addItem(model.key, model.key)
             index = self.model_picker.findData(chosen)
             self.model_picker.setCurrentIndex(max(0, index))
-        self._update_meter(snapshot)
+            self.model_picker.blockSignals(False)
+            if self.last_answer is not None:
+                self._make_last(self.last_answer)
+        self._update_meter()
 
-    def _update_meter(self, snapshot: EngineSnapshot) -> None:
+    def _meter_model(self) -> str | None:
         chosen = self.model_picker.currentData()
-        model = (
-            snapshot.model(chosen) if chosen != "auto" else (snapshot.models[0] if snapshot.models else None)
-        )
-        used = sum(len(text) for _, text in self.history) // 4
-        if model is None or not model.window:
+        if chosen != "auto":
+            return str(chosen)
+        snapshot = self.bridge.snapshot
+        if snapshot is None or not snapshot.models:
+            return None
+        healthy = [m for m in snapshot.models if m.health in ("healthy", "unknown", "degraded")]
+        return (healthy or list(snapshot.models))[0].key
+
+    def _meter_soon(self) -> None:
+        self._meter_timer.start()
+
+    def _update_meter(self) -> None:
+        key = self._meter_model()
+        draft = self.input.toPlainText().strip()
+        messages = self.history + ([("user", draft)] if draft else [])
+        reading = self.bridge.context_meter(key, messages) if key else None
+        if reading is None:
+            used = sum(len(text) for _, text in messages) // 4
             self.meter.setText(f"context: ~{used:,} tokens")
-        else:
-            self.meter.setText(f"context: ~{used:,} / {model.window:,} tokens ({model.key})")
+            self.meter_bar.setValue(0)
+            return
+        used, window = reading
+        if not window:
+            self.meter.setText(f"context: ~{used:,} tokens · window unknown ({key})")
+            self.meter_bar.setValue(0)
+            return
+        share = min(100, round(100 * used / window))
+        self.meter.setText(f"context: ~{used:,} / {window:,} tokens ({key})")
+        self.meter.setToolTip(f"{share}% of {key}'s window; older messages are fitted when it fills up")
+        self.meter_bar.setValue(share)
+        self.meter_bar.setProperty("full", share >= 80)
+        self.meter_bar.style().unpolish(self.meter_bar)
+        self.meter_bar.style().polish(self.meter_bar)
 
     # --- sending ---------------------------------------------------------------------------
 
     def send(self) -> None:
         text = self.input.toPlainText().strip()
-        if not text or self.current_rid is not None:
+        if not text or self.current_rid is not None or self.bridge.runtime is None:
+            if text and self.bridge.runtime is None:
+                self.bridge.notice.emit("warning", "The engine is still starting; try again in a moment.")
             return
-        self.empty_label.hide()
+        if self.session_id is None:
+            self.session_id = self.bridge.create_session(_title(text))
+            if self.session_id is not None:
+                self.sessions.add_session(self.session_id, _title(text))
         self.history.append(("user", text))
         self._add(MessageView("user", text))
+        self._store("user", text)
         self.input.clear()
+        self._ask(self.model_picker.currentData())
+
+    def _ask(self, model: str) -> None:
         rid = self.bridge.send_chat(
-            list(self.history),
-            model=self.model_picker.currentData(),
-            strategy=self.strategy_picker.currentData(),
+            list(self.history), model=model, strategy=self.strategy_picker.currentData()
         )
         if rid is None:
-            self.history.pop()
             return
         self.current_rid = rid
-        self.current = MessageView("assistant")
+        self.current = MessageView("assistant", sent=list(self.history))
+        self.current.retry_requested.connect(self.retry)
         self._add(self.current)
         self.send_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+
+    def retry(self, model: str) -> None:
+        """Ask the latest question again, pinned to `model`; the previous answer is kept but superseded."""
+        if self.current_rid is not None or self.last_answer is None:
+            return
+        if self.history and self.history[-1][0] == "assistant":
+            self.history.pop()
+        self.last_answer.superseded()
+        self.last_answer = None
+        self._ask(model)
+
+    def _make_last(self, view: MessageView) -> None:
+        if self.last_answer is not None and self.last_answer is not view:
+            self.last_answer.offer_retry([])
+        self.last_answer = view
+        view.offer_retry([k for k in self._model_keys if k != view.model])
+        if not view.receivers(view.retry_requested):  # restored views are wired here
+            view.retry_requested.connect(self.retry)
 
     def stop(self) -> None:
         if self.current_rid is not None:
@@ -165,7 +332,16 @@ class ChatPage(QWidget):
 
     def new_chat(self) -> None:
         self.stop()
+        self._clear()
+        self.sessions.list.clearSelection()
+        self.sessions.list.setCurrentItem(None)  # type: ignore[arg-type]
+        self._update_meter()
+
+    def _clear(self) -> None:
         self.history.clear()
+        self.session_id = None
+        self.last_answer = None
+        self.current = None
         while self.transcript_layout.count() > 1:
             item = self.transcript_layout.takeAt(1)
             widget = item.widget() if item is not None else None
@@ -174,6 +350,7 @@ class ChatPage(QWidget):
         self.empty_label.show()
 
     def _add(self, view: MessageView) -> None:
+        self.empty_label.hide()
         self.transcript_layout.addWidget(view)
         view.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         QTimer.singleShot(0, self._scroll_to_end)
@@ -194,11 +371,16 @@ class ChatPage(QWidget):
         self.current.apply(event)
         if isinstance(event, Completed):
             self.history.append(("assistant", event.text))
-        elif isinstance(event, RequestFailed) and self.history and self.history[-1][0] == "user":
-            # the turn got no answer: keep it on screen, out of the history, and back in the box to retry
-            _, text = self.history.pop()
-            if not self.input.toPlainText().strip():
-                self.input.setPlainText(text)
+            self._store("assistant", self.current)
+            self._make_last(self.current)
+            self._update_meter()
+        elif isinstance(event, RequestFailed):
+            self._store("assistant", self.current)
+            if self.history and self.history[-1][0] == "user":
+                # the turn got no answer: keep it on screen, out of the history, and back in the box to retry
+                _, text = self.history.pop()
+                if not self.input.toPlainText().strip():
+                    self.input.setPlainText(text)
         QTimer.singleShot(0, self._scroll_to_end)
 
     def on_finished(self, rid: str) -> None:

@@ -1,14 +1,20 @@
-"""Events page: the live audit trail of engine decisions with a text filter."""
+"""Events page: the audit trail of engine decisions — history from the store, then the live
+tail — with filters by kind and model, text search, and export to CSV/JSONL."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -17,64 +23,195 @@ from PySide6.QtWidgets import (
 
 from steward.engine.events import EngineEvent, Token
 from steward.gui.bridge import Bridge
+from steward.store import EventRecord
 
 MAX_ROWS = 5000
+ALL = ""
+
+
+def describe_payload(payload: dict[str, object]) -> str:
+    data = dict(payload)
+    data.pop("request_id", None)
+    data.pop("model", None)
+    if isinstance(data.get("text"), str):
+        data["text"] = str(data["text"])[:120]
+    return ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", (), []))
 
 
 def describe(event: EngineEvent) -> str:
-    payload = event.payload()
-    payload.pop("request_id", None)
-    payload.pop("model", None)
-    if "text" in payload and isinstance(payload["text"], str):
-        payload["text"] = payload["text"][:120]
-    return ", ".join(f"{k}={v}" for k, v in payload.items() if v not in (None, "", ()))
+    return describe_payload(event.payload())
 
 
 class EventsPage(QWidget):
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.bridge = bridge
+        self.kind = QComboBox()
+        self.kind.setObjectName("kindFilter")
+        self.kind.addItem("All kinds", ALL)
+        self.kind.setToolTip("Show one kind of event only")
+        self.model = QComboBox()
+        self.model.setObjectName("modelFilter")
+        self.model.addItem("All models", ALL)
+        self.model.setMinimumWidth(200)
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("filter: model, kind or any text")
-        self.filter.textChanged.connect(self._apply_filter)
+        self.filter.setPlaceholderText("search: model, kind or any text")
+        self.filter.setClearButtonEnabled(True)
+        for signal in (
+            self.kind.currentIndexChanged,
+            self.model.currentIndexChanged,
+            self.filter.textChanged,
+        ):
+            signal.connect(self._apply_filter)
         self.follow = QCheckBox("Live tail")
+        self.follow.setToolTip("Keep the newest event in view")
         self.follow.setChecked(True)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the whole audit trail to a CSV or JSON Lines file")
+        self.export_button.clicked.connect(self._export_dialog)
+        self.count = QLabel()
+        self.count.setObjectName("hint")
         top = QHBoxLayout()
+        top.addWidget(self.kind)
+        top.addWidget(self.model)
         top.addWidget(self.filter, 1)
         top.addWidget(self.follow)
+        top.addWidget(self.export_button)
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("eventsTable")
         self.table.setHorizontalHeaderLabels(["Time", "Model", "Kind", "Detail"])
         self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.table.setColumnWidth(0, 140)
+        self.table.setColumnWidth(1, 260)
+        self.table.setColumnWidth(2, 150)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.table)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.count)
+        self._first_live_ts: float | None = None
+        self._history_loaded = False
+        self.last_export: tuple[str, int] | None = None
         bridge.engine_event.connect(self.on_event)
+        bridge.runtime_ready.connect(lambda _w: self.load_history())
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def load_history(self) -> None:
+        """Put the stored audit trail above the live rows (read in a thread)."""
+        self.bridge.load_events(self._show_history, limit=MAX_ROWS // 2)
+
+    def _show_history(self, records: list[EventRecord]) -> None:
+        cutoff = self._first_live_ts
+        older = [r for r in records if cutoff is None or r.ts < cutoff]
+        rows = [
+            (r.ts, r.model_key or "—", r.type, describe_payload(dict(r.payload)))
+            for r in older
+            if r.type != Token.__name__
+        ]
+        self.table.setUpdatesEnabled(False)
+        for index, cells in enumerate(rows):
+            self._insert(index, cells)
+        self.table.setUpdatesEnabled(True)
+        self._history_loaded = True
+        self._trim()
+        self._update_count()
+        if self.follow.isChecked():
+            self.table.scrollToBottom()
 
     def on_event(self, event: EngineEvent) -> None:
         if isinstance(event, Token):
             return
-        row = self.table.rowCount()
-        if row >= MAX_ROWS:
-            self.table.removeRow(0)
-            row -= 1
-        self.table.insertRow(row)
-        when = dt.datetime.fromtimestamp(event.ts).strftime("%H:%M:%S")
-        cells = [when, event.model_key or "—", event.type, describe(event)]
-        for col, text in enumerate(cells):
-            self.table.setItem(row, col, QTableWidgetItem(text))
-        self.table.setRowHidden(row, not self._matches(row))
+        if self._first_live_ts is None:
+            self._first_live_ts = event.ts
+        self._insert(self.table.rowCount(), (event.ts, event.model_key or "—", event.type, describe(event)))
+        self._trim()
+        self._update_count()
         if self.follow.isChecked():
             self.table.scrollToBottom()
 
+    def _insert(self, row: int, cells: tuple[float, str, str, str]) -> None:
+        ts, model, kind, detail = cells
+        self.table.insertRow(row)
+        when = dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+        for col, text in enumerate((when, model, kind, detail)):
+            item = QTableWidgetItem(text)
+            if col == 3:
+                item.setToolTip(text)
+            self.table.setItem(row, col, item)
+        self._remember(kind, model)
+        self.table.setRowHidden(row, not self._matches(row))
+
+    def _remember(self, kind: str, model: str) -> None:
+        """Grow the filter choices as new kinds and models appear (sorted)."""
+        for combo, value in ((self.kind, kind), (self.model, model)):
+            if value == "—" or combo.findData(value) >= 0:
+                continue
+            at = 1
+            while at < combo.count() and str(combo.itemData(at)) < value:
+                at += 1
+            combo.insertItem(at, value, value)
+
+    def _trim(self) -> None:
+        extra = self.table.rowCount() - MAX_ROWS
+        for _ in range(max(0, extra)):
+            self.table.removeRow(0)
+
+    # --- filters ---------------------------------------------------------------------------
+
+    def _cell(self, row: int, col: int) -> str:
+        item = self.table.item(row, col)
+        return item.text() if item is not None else ""
+
     def _matches(self, row: int) -> bool:
+        kind, model = self.kind.currentData(), self.model.currentData()
+        if kind and self._cell(row, 2) != kind:
+            return False
+        if model and self._cell(row, 1) != model:
+            return False
         needle = self.filter.text().strip().lower()
-        if not needle:
-            return True
-        return any(needle in (self.table.item(row, c).text().lower()) for c in range(4))  # type: ignore[union-attr]
+        return not needle or any(needle in self._cell(row, c).lower() for c in range(4))
 
     def _apply_filter(self) -> None:
+        self.table.setUpdatesEnabled(False)
         for row in range(self.table.rowCount()):
             self.table.setRowHidden(row, not self._matches(row))
+        self.table.setUpdatesEnabled(True)
+        self._update_count()
+
+    def visible_rows(self) -> int:
+        return sum(1 for row in range(self.table.rowCount()) if not self.table.isRowHidden(row))
+
+    def _update_count(self) -> None:
+        total = self.table.rowCount()
+        shown = self.visible_rows()
+        self.count.setText(
+            f"{shown:,} of {total:,} events shown" + ("" if self._history_loaded else " (live)")
+        )
+
+    # --- export ----------------------------------------------------------------------------
+
+    def _export_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self,
+            "Export the audit trail",
+            str(Path.home() / "steward-events.csv"),
+            "CSV (*.csv);;JSON Lines (*.jsonl)",
+        )
+        if path:
+            self.export_to(path, "jsonl" if "jsonl" in chosen or path.endswith(".jsonl") else "csv")
+
+    def export_to(self, path: str, fmt: str) -> None:
+        """Export every stored event to `path` in a thread; the result shows in the status bar."""
+
+        def done(count: int) -> None:
+            self.last_export = (path, count)
+            self.bridge.notice.emit("info", f"exported {count:,} events to {path}")
+
+        self.bridge.export_events(path, fmt, done)

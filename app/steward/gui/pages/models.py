@@ -1,19 +1,26 @@
 """Models page: every model on every server with its health, circuit and window; quarantine,
-release and reset actions."""
+release, reset, load/unload (where the server can), capability tags and the fallback chain
+(drag to reorder). Edits are saved to settings and applied to the engine at once."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -47,6 +54,9 @@ DURATIONS = [
 ]
 
 
+COMMON_TAGS = ["chat", "code", "tools", "vision", "reasoning", "long-context"]
+
+
 def _fmt_s(value: float | None) -> str:
     return "—" if value is None else f"{value * 1000:.0f} ms"
 
@@ -73,6 +83,87 @@ class QuarantineDialog(QDialog):
         form.addRow(buttons)
 
 
+class CapabilitiesDialog(QDialog):
+    """Pick capability tags for one model: common ones as boxes, any others as text."""
+
+    def __init__(self, key: str, tags: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Capabilities of {key}")
+        self.boxes = {tag: QCheckBox(tag) for tag in COMMON_TAGS}
+        form = QFormLayout(self)
+        form.addRow(QLabel("The router prefers models whose tags match the task it guesses."))
+        for tag, box in self.boxes.items():
+            box.setChecked(tag in tags)
+            form.addRow(box)
+        self.other = QLineEdit(", ".join(t for t in tags if t not in COMMON_TAGS))
+        self.other.setPlaceholderText("more tags, comma separated (lower-case words)")
+        form.addRow("Other", self.other)
+        self.error = QLabel()
+        self.error.setObjectName("inlineError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def tags(self) -> list[str]:
+        chosen = [tag for tag, box in self.boxes.items() if box.isChecked()]
+        extra = [t.strip() for t in self.other.text().split(",") if t.strip()]
+        return chosen + [t for t in extra if t not in chosen]
+
+
+class FallbackChainList(QListWidget):
+    """Every model, ticked ones form the fallback chain; drag and drop sets their order."""
+
+    def __init__(self, on_change: object, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("fallbackChain")
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self._on_change = on_change
+        self._filling = False
+        self.model().rowsMoved.connect(self._changed)
+        self.itemChanged.connect(self._changed)
+
+    def fill(self, chain: list[str], keys: list[str]) -> None:
+        """Chain members first (ticked, in order), then the other models (unticked)."""
+        if self.chain() == [k for k in chain if k in keys] and sorted(self.keys()) == sorted(keys):
+            return
+        self._filling = True
+        self.clear()
+        ordered = [k for k in chain if k in keys] + [k for k in keys if k not in chain]
+        for key in ordered:
+            item = QListWidgetItem(key)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
+            item.setCheckState(Qt.CheckState.Checked if key in chain else Qt.CheckState.Unchecked)
+            self.addItem(item)
+        self._filling = False
+
+    def keys(self) -> list[str]:
+        return [self.item(i).text() for i in range(self.count())]
+
+    def chain(self) -> list[str]:
+        return [
+            self.item(i).text()
+            for i in range(self.count())
+            if self.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def move(self, key: str, row: int) -> None:
+        """Move `key` to `row` as a drop does (for keyboard users and tests)."""
+        keys = self.keys()
+        if key in keys:
+            self.model().moveRow(self.rootIndex(), keys.index(key), self.rootIndex(), row)
+
+    def _changed(self, *_args: object) -> None:
+        if not self._filling and callable(self._on_change):
+            self._on_change(self.chain())
+
+
 class ModelsPage(QWidget):
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,18 +180,56 @@ class ModelsPage(QWidget):
         self.quarantine_button = QPushButton("Quarantine…")
         self.release_button = QPushButton("Release")
         self.reset_button = QPushButton("Reset health")
+        self.capabilities_button = QPushButton("Set capabilities…")
+        self.load_button = QPushButton("Load")
+        self.unload_button = QPushButton("Unload")
         self.quarantine_button.clicked.connect(self._quarantine)
         self.release_button.clicked.connect(lambda: self._act(self.bridge.release))
         self.reset_button.clicked.connect(lambda: self._act(self.bridge.reset))
+        self.capabilities_button.clicked.connect(self._edit_capabilities)
+        self.load_button.clicked.connect(lambda: self._act(lambda k: self.bridge.load_model(k, True)))
+        self.unload_button.clicked.connect(lambda: self._act(lambda k: self.bridge.load_model(k, False)))
+        self.table.itemSelectionChanged.connect(self._selection_changed)
         actions = QHBoxLayout()
-        for button in (self.quarantine_button, self.release_button, self.reset_button):
+        for button in (
+            self.quarantine_button,
+            self.release_button,
+            self.reset_button,
+            self.capabilities_button,
+            self.load_button,
+            self.unload_button,
+        ):
             actions.addWidget(button)
         actions.addStretch(1)
+        self.chain_list = FallbackChainList(self._chain_changed)
+        self.chain_error = QLabel()
+        self.chain_error.setObjectName("inlineError")
+        self.chain_error.setWordWrap(True)
+        self.chain_error.hide()
+        chain_title = QLabel("Fallback chain")
+        chain_title.setObjectName("sectionTitle")
+        chain_help = QLabel(
+            "Ticked models are tried in this order when the first choice fails. Drag to reorder."
+        )
+        chain_help.setWordWrap(True)
+        chain_help.setObjectName("hint")
+        chain_panel = QWidget()
+        chain_layout = QVBoxLayout(chain_panel)
+        chain_layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (chain_title, chain_help, self.chain_list, self.chain_error):
+            chain_layout.addWidget(widget)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.table)
+        splitter.addWidget(chain_panel)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([800, 260])
         layout = QVBoxLayout(self)
         layout.addLayout(actions)
-        layout.addWidget(self.table)
+        layout.addWidget(splitter, 1)
         self._keys: list[str] = []
+        self._selection_changed()
         bridge.snapshot_changed.connect(self.on_snapshot)
+        bridge.settings_changed.connect(lambda _s: self._fill_chain())
 
     def selected_key(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -123,9 +252,54 @@ class ModelsPage(QWidget):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.bridge.quarantine(key, dialog.reason.text().strip(), dialog.duration.currentData())
 
+    def _selection_changed(self) -> None:
+        key = self.selected_key()
+        for button in (
+            self.quarantine_button,
+            self.release_button,
+            self.reset_button,
+            self.capabilities_button,
+        ):
+            button.setEnabled(key is not None)
+        why = "select a model first" if key is None else self.bridge.model_ops_unsupported(key)
+        for button, verb in ((self.load_button, "Load"), (self.unload_button, "Unload")):
+            button.setEnabled(why is None)
+            button.setToolTip(
+                f"{verb} is not available: {why}" if why else f"{verb} this model on its server now"
+            )
+
+    def _edit_capabilities(self) -> None:
+        key = self.selected_key()
+        snapshot = self.bridge.snapshot
+        model = snapshot.model(key) if snapshot is not None and key is not None else None
+        if key is None or model is None:
+            return
+        dialog = CapabilitiesDialog(key, list(model.capabilities), self)
+        while dialog.exec() == QDialog.DialogCode.Accepted:
+            problems = self.set_capabilities(key, dialog.tags())
+            if not problems:
+                return
+            dialog.error.setText("; ".join(reason for _, reason in problems))
+            dialog.error.show()
+
+    def set_capabilities(self, key: str, tags: list[str]) -> list[tuple[str, str]]:
+        """Save and apply `tags` for `key`; problems (nothing applied) when invalid."""
+        return self.bridge.set_capabilities(key, tags)
+
+    def _chain_changed(self, chain: list[str]) -> None:
+        problems = self.bridge.set_fallback_chain(chain)
+        self.chain_error.setText("; ".join(reason for _, reason in problems))
+        self.chain_error.setVisible(bool(problems))
+
+    def _fill_chain(self) -> None:
+        self.chain_list.fill(self.bridge.fallback_chain(), self._keys)
+
     def on_snapshot(self, snapshot: EngineSnapshot) -> None:
         selected = self.selected_key()
-        self._keys = [m.key for m in snapshot.models]
+        keys = [m.key for m in snapshot.models]
+        if keys != self._keys:
+            self._keys = keys
+            self._fill_chain()
         self.table.setRowCount(len(snapshot.models))
         for row, model in enumerate(snapshot.models):
             for col, text in enumerate(self._cells(model)):
@@ -141,6 +315,7 @@ class ModelsPage(QWidget):
                     item.setToolTip(model.last_error_detail)
         if selected is not None:
             self.select(selected)
+        self._selection_changed()
 
     @staticmethod
     def _cells(m: ModelSnapshot) -> list[str]:

@@ -1,0 +1,123 @@
+"""The chat page's list of stored conversations: New, Rename (or double-click), Delete (confirmed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from steward.store import ChatSessionInfo
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def ask_to_delete(parent: QWidget, title: str) -> bool:
+    answer = QMessageBox.question(
+        parent,
+        "Delete chat",
+        f"Delete “{title}” and all its messages? This cannot be undone.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class SessionsPanel(QWidget):
+    """Stored sessions, newest first. It only shows and asks; the chat page does the work."""
+
+    chosen = Signal(str)  # session id
+    new_requested = Signal()
+    rename_requested = Signal(str, str)  # session id, title
+    delete_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sessionsPanel")
+        self.confirm: Callable[[QWidget, str], bool] = ask_to_delete
+        self.list = QListWidget()
+        self.list.setObjectName("sessionsList")
+        self.list.setEditTriggers(
+            QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed
+        )
+        self.list.itemClicked.connect(self._clicked)
+        self.list.itemChanged.connect(self._edited)
+        self.new_button = QPushButton("New")
+        self.new_button.setToolTip("Start a new conversation")
+        self.new_button.clicked.connect(self.new_requested.emit)
+        self.rename_button = QPushButton("Rename")
+        self.rename_button.setToolTip("Rename the selected conversation (or double-click it)")
+        self.rename_button.clicked.connect(self._rename)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the selected conversation from disk")
+        self.delete_button.clicked.connect(self._delete)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        for button in (self.new_button, self.rename_button, self.delete_button):
+            buttons.addWidget(button)
+        title = QLabel("Conversations")
+        title.setObjectName("sectionTitle")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(title)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self._filling = False
+
+    def set_sessions(self, sessions: list[ChatSessionInfo], current: str | None) -> None:
+        self._filling = True
+        self.list.clear()
+        for info in sorted(sessions, key=lambda s: -s.updated):
+            item = QListWidgetItem(info.title or "Untitled")
+            item.setData(ID_ROLE, info.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            when = dt.datetime.fromtimestamp(info.updated).strftime("%Y-%m-%d %H:%M")
+            item.setToolTip(f"{info.message_count} messages · last {when}")
+            self.list.addItem(item)
+            if info.id == current:
+                self.list.setCurrentItem(item)
+        self._filling = False
+
+    def add_session(self, session_id: str, title: str) -> None:
+        """Show a session created just now at the top, selected."""
+        self._filling = True
+        item = QListWidgetItem(title)
+        item.setData(ID_ROLE, session_id)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        self.list.insertItem(0, item)
+        self.list.setCurrentItem(item)
+        self._filling = False
+
+    def ids(self) -> list[str]:
+        return [str(self.list.item(i).data(ID_ROLE)) for i in range(self.list.count())]
+
+    def current_id(self) -> str | None:
+        item = self.list.currentItem()
+        return str(item.data(ID_ROLE)) if item is not None else None
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.chosen.emit(str(item.data(ID_ROLE)))
+
+    def _edited(self, item: QListWidgetItem) -> None:
+        if not self._filling and item.text().strip():
+            self.rename_requested.emit(str(item.data(ID_ROLE)), item.text().strip())
+
+    def _rename(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.list.editItem(item)
+
+    def _delete(self) -> None:
+        item = self.list.currentItem()
+        if item is not None and self.confirm(self, item.text()):
+            self.delete_requested.emit(str(item.data(ID_ROLE)))

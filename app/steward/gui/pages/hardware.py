@@ -1,0 +1,240 @@
+"""Hardware page: the machine's tier with its reason, CPU / RAM / GPU details, live resource
+charts, and the models recommended for it per task type (marked when already installed).
+
+Detection and ranking run in a thread through the bridge (`load_hardware`); the charts read
+the runtime's resource sampler, which the bridge starts and the runtime stops.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from steward.gui.bridge import Bridge
+from steward.gui.charts import LiveChart
+from steward.gui.hardware_report import HardwareReport
+from steward.hardware.fit import FitLabel
+from steward.hardware.gpu import GIB, format_bytes
+from steward.hardware.recommend import Recommendation, TaskType
+from steward.hardware.tiers import Tier
+
+TIER_COLOURS = {
+    Tier.CPU_ONLY: "#5b6473",
+    Tier.INTEGRATED: "#1aa3a3",
+    Tier.LOW_VRAM: "#d39a1c",
+    Tier.MID_VRAM: "#2e9d57",
+    Tier.HIGH_VRAM: "#2f6fb0",
+    Tier.WORKSTATION: "#8d5bd1",
+}
+FIT_COLOURS = {
+    FitLabel.FULL_GPU: "#2e9d57",
+    FitLabel.PARTIAL_GPU: "#d39a1c",
+    FitLabel.CPU_ONLY: "#3b82c4",
+    FitLabel.WONT_FIT: "#d0433b",
+}
+COLUMNS = ["Task", "Model", "Quant", "Est. memory", "Fit", "Installed", "Why"]
+ALL_TASKS = "all"
+
+
+class HardwarePage(QWidget):
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.report: HardwareReport | None = None
+
+        self.tier_badge = QLabel("detecting…")
+        self.tier_badge.setObjectName("tierBadge")
+        self._badge_colour("#8a8f98")
+        self.tier_text = QLabel("Reading the CPU, memory and GPUs of this machine…")
+        self.tier_text.setWordWrap(True)
+        self.refresh_button = QPushButton("Detect again")
+        self.refresh_button.setToolTip("Read the hardware again and re-rank the recommended models.")
+        self.refresh_button.clicked.connect(self.bridge.load_hardware)
+        head = QHBoxLayout()
+        head.addWidget(self.tier_badge)
+        head.addWidget(self.tier_text, 1)
+        head.addWidget(self.refresh_button)
+
+        details = QGroupBox("This machine")
+        self.details = QFormLayout(details)
+        self.detail_labels: dict[str, QLabel] = {}
+        for key in ("Platform", "CPU", "RAM", "Swap", "GPU", "Notes"):
+            label = QLabel("—")
+            label.setWordWrap(True)
+            self.detail_labels[key] = label
+            self.details.addRow(f"{key}:", label)
+        details.setMinimumWidth(330)
+
+        self.cpu_chart = LiveChart("CPU %")
+        self.ram_chart = LiveChart("RAM used (GiB)")
+        self.gpu_chart = LiveChart("GPU % / VRAM GiB")
+        self.gpu_chart.hide()
+        for chart in (self.cpu_chart, self.ram_chart, self.gpu_chart):
+            chart.range_s = 120.0
+            chart.setMinimumHeight(150)
+        charts = QHBoxLayout()
+        charts.addWidget(self.cpu_chart)
+        charts.addWidget(self.ram_chart)
+        charts.addWidget(self.gpu_chart)
+        middle = QHBoxLayout()
+        middle.addWidget(details)
+        middle.addLayout(charts, 1)
+        self._last_sample = -math.inf
+
+        self.task_filter = QComboBox()
+        self.task_filter.addItem("All task types", ALL_TASKS)
+        for task in TaskType:
+            self.task_filter.addItem(task.value.capitalize(), task.value)
+        self.task_filter.setToolTip("Show the best models for one kind of work.")
+        self.task_filter.currentIndexChanged.connect(self._fill_table)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("<b>Recommended models</b> for this machine (8k context)"))
+        filters.addStretch(1)
+        filters.addWidget(QLabel("Task:"))
+        filters.addWidget(self.task_filter)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("recommendationsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addLayout(middle, 2)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 3)
+
+        bridge.runtime_ready.connect(lambda _warnings: self._runtime_ready())
+        bridge.hardware_ready.connect(self.show_report)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.update_charts)
+        self._timer.start()
+
+    def _badge_colour(self, colour: str) -> None:
+        self.tier_badge.setStyleSheet(
+            f"background: {colour}; color: white; font-weight: bold; font-size: 14px;"
+            "border-radius: 6px; padding: 6px 12px;"
+        )
+
+    def _runtime_ready(self) -> None:
+        self.bridge.resource_sampler()
+        self.bridge.load_hardware()
+
+    # --- report -----------------------------------------------------------------------------
+
+    def show_report(self, report: HardwareReport) -> None:
+        self.report = report
+        hw, verdict = report.hardware, report.verdict
+        self.tier_badge.setText(verdict.tier.value.replace("_", " ").upper())
+        self.tier_badge.setToolTip(f"Hardware tier: {verdict.tier.value}")
+        self._badge_colour(TIER_COLOURS.get(verdict.tier, "#8a8f98"))
+        self.tier_text.setText(verdict.explanation)
+        cpu, mem = hw.cpu, hw.memory
+        cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
+        simd = ", ".join(cpu.simd) or "none detected"
+        gpus = [
+            f"{g.name} ({'shares system RAM' if g.integrated else format_bytes(g.memory_total) + ' VRAM'})"
+            for g in hw.gpus
+        ]
+        notes = list(hw.notes) + ([report.problem] if report.problem else [])
+        values = {
+            "Platform": f"{hw.platform.system} {hw.platform.machine}",
+            "CPU": f"{cpu.model} — {cores}; SIMD: {simd}",
+            "RAM": f"{format_bytes(mem.ram_total)} total, {format_bytes(mem.ram_available)} available",
+            "Swap": f"{format_bytes(mem.swap_total)} total, {format_bytes(mem.swap_used)} used",
+            "GPU": "\n".join(gpus) or "none",
+            "Notes": "\n".join(notes) or "—",
+        }
+        for key, text in values.items():
+            self.detail_labels[key].setText(text)
+        self._fill_table()
+
+    def visible_recommendations(self) -> list[tuple[TaskType, Recommendation]]:
+        if self.report is None:
+            return []
+        wanted = self.task_filter.currentData()
+        return [
+            (task, rec)
+            for task, recs in self.report.recommendations.items()
+            if wanted in (ALL_TASKS, task.value)
+            for rec in recs
+        ]
+
+    def _fill_table(self) -> None:
+        rows = self.visible_recommendations()
+        self.table.setRowCount(len(rows))
+        for r, (task, rec) in enumerate(rows):
+            installed = f"yes ({rec.installed_as})" if rec.installed else "no"
+            cells = [
+                task.value,
+                rec.model.name,
+                rec.quant,
+                format_bytes(rec.fit.memory.total),
+                rec.fit.description,
+                installed,
+                rec.reason,
+            ]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 4:
+                    item.setForeground(QColor(FIT_COLOURS.get(rec.fit.label, "#8a8f98")))
+                if c == 6:
+                    item.setToolTip(rec.reason)
+                self.table.setItem(r, c, item)
+        self.table.setColumnHidden(0, self.task_filter.currentData() != ALL_TASKS)
+
+    # --- live charts ------------------------------------------------------------------------
+
+    def update_charts(self) -> None:
+        """Add the sampler's new points (monotonic times shown as wall-clock) and redraw."""
+        sampler = self.bridge.resource_sampler() if self.bridge.runtime is not None else None
+        if sampler is None or not self.isVisible():
+            return
+        times = sampler.times.values()
+        series = {name: buf.values() for name, buf in sampler.series.items()}
+        offset = time.time() - time.monotonic()
+        gpu_seen = False
+        for i, t in enumerate(times):
+            if t <= self._last_sample:
+                continue
+            x = t + offset
+            self._point(self.cpu_chart, "CPU", x, series["cpu_percent"][i])
+            self._point(self.ram_chart, "RAM", x, series["ram_used"][i] / GIB)
+            gpu_seen |= self._point(self.gpu_chart, "GPU %", x, series["gpu_utilization"][i])
+            gpu_seen |= self._point(self.gpu_chart, "VRAM GiB", x, series["vram_used"][i] / GIB)
+        if len(times):
+            self._last_sample = float(times[-1])
+        if gpu_seen:
+            self.gpu_chart.show()
+        now = time.time()
+        for chart in (self.cpu_chart, self.ram_chart, self.gpu_chart):
+            if chart.isVisible():
+                chart.redraw(now)
+
+    @staticmethod
+    def _point(chart: LiveChart, key: str, x: float, y: float) -> bool:
+        if math.isnan(y):
+            return False
+        chart.add_point(key, x, float(y))
+        return True

@@ -1,0 +1,189 @@
+"""Dialogs of the Servers page: add a remote endpoint (its API key goes to the OS keyring) and
+add a managed llama-server profile. Each checks its input through the bridge and shows the
+reason next to the field it concerns; it only closes once the bridge took the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from steward.gui.settings_form import ERROR_COLOUR
+
+Problems = list[tuple[str, str]]
+
+
+class _CheckedDialog(QDialog):
+    """A form whose rows each have an inline error line; `submit()` asks the bridge."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(520)
+        self.form = QFormLayout()
+        self.errors: dict[str, QLabel] = {}
+        self.general = self._error_label()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.general)
+        layout.addWidget(self.buttons)
+
+    @staticmethod
+    def _error_label() -> QLabel:
+        label = QLabel()
+        label.setWordWrap(True)
+        label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        label.hide()
+        return label
+
+    def add_row(self, field: str, label: str, widget: QWidget, tooltip: str) -> None:
+        widget.setToolTip(tooltip)
+        error = self._error_label()
+        self.errors[field] = error
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(widget)
+        column.addWidget(error)
+        self.form.addRow(label, box)
+
+    def show_problems(self, problems: Problems) -> None:
+        by_field: dict[str, list[str]] = {}
+        general: list[str] = []
+        for path, reason in problems:
+            field = path.split(".", 1)[0].split("[", 1)[0]
+            if field in self.errors:
+                by_field.setdefault(field, []).append(reason)
+            else:
+                general.append(f"{path}: {reason}" if path else reason)
+        for field, label in self.errors.items():
+            label.setText("; ".join(by_field.get(field, [])))
+            label.setVisible(field in by_field)
+        self.general.setText("; ".join(general))
+        self.general.setVisible(bool(general))
+
+    def problems_of_submit(self) -> Problems:
+        raise NotImplementedError
+
+    def submit(self) -> None:
+        problems = self.problems_of_submit()
+        self.show_problems(problems)
+        if not problems:
+            self.accept()
+
+
+class AddEndpointDialog(_CheckedDialog):
+    """A remote or local server by URL; the API key is stored in the OS keyring, not the settings."""
+
+    def __init__(self, add: Callable[[str, str, str, str], Problems], parent: QWidget | None = None) -> None:
+        super().__init__("Add endpoint", parent)
+        self._add = add
+        self.id_edit = QLineEdit()
+        self.id_edit.setPlaceholderText("e.g. lmstudio (letters, digits, . _ -)")
+        self.kind = QComboBox()
+        for kind, text in (
+            ("openai", "OpenAI-compatible (LM Studio, vLLM, ...)"),
+            ("ollama", "Ollama"),
+            ("llamacpp", "llama.cpp llama-server"),
+        ):
+            self.kind.addItem(text, kind)
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("http://127.0.0.1:1234")
+        self.api_key = QLineEdit()
+        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key.setPlaceholderText("optional; stored in the OS keyring")
+        self.add_row("id", "Id", self.id_edit, "The server part of 'server/model' keys; must be unique.")
+        self.add_row("kind", "Kind", self.kind, "Which protocol the server speaks.")
+        self.add_row("base_url", "URL", self.url, "http:// or https:// address of the server.")
+        self.add_row(
+            "api_key_ref",
+            "API key",
+            self.api_key,
+            "Kept in the OS keyring (never in the settings file or the logs); leave empty if none.",
+        )
+
+    def problems_of_submit(self) -> Problems:
+        return self._add(
+            self.id_edit.text().strip(),
+            str(self.kind.currentData()),
+            self.url.text().strip(),
+            self.api_key.text(),
+        )
+
+
+class AddManagedDialog(_CheckedDialog):
+    """A llama-server process Steward starts, watches and restarts, serving one GGUF file."""
+
+    def __init__(self, add: Callable[[dict[str, object]], Problems], parent: QWidget | None = None) -> None:
+        super().__init__("Add managed llama-server", parent)
+        self._add = add
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. qwen-coder (letters, digits, . _ -)")
+        self.model_path = QLineEdit()
+        self.model_path.setPlaceholderText("empty = the embedded SmolLM2 model")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        file_row = QWidget()
+        row = QHBoxLayout(file_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.model_path, 1)
+        row.addWidget(browse)
+        self.ctx = self._spin(0, 1_048_576, 4096, "model's own")
+        self.port = self._spin(0, 65535, 0, "pick a free port")
+        self.threads = self._spin(0, 1024, 0, "server decides")
+        self.gpu_layers = self._spin(-1, 999, 0, "server default")
+        self.add_row("name", "Name", self.name, "Unique name; the server part of its models' keys.")
+        self.add_row("model_path", "GGUF file", file_row, "The model file llama-server loads.")
+        self.add_row("ctx_size", "Context", self.ctx, "Context window in tokens (0 = the model's own).")
+        self.add_row("port", "Port", self.port, "Loopback port to listen on (0 = pick a free one).")
+        self.add_row("threads", "Threads", self.threads, "CPU threads (0 = let llama-server decide).")
+        self.add_row(
+            "gpu_layers", "GPU layers", self.gpu_layers, "Layers offloaded to the GPU (-1 = server default)."
+        )
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int, special: str) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(low, high)
+        box.setValue(value)
+        box.setSpecialValueText(special)
+        box.setMinimumWidth(160)
+        return box
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a GGUF model", "", "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self.model_path.setText(path)
+
+    def problems_of_submit(self) -> Problems:
+        return self._add(
+            {
+                "name": self.name.text().strip(),
+                "model_path": self.model_path.text().strip(),
+                "ctx_size": self.ctx.value(),
+                "port": self.port.value(),
+                "threads": self.threads.value(),
+                "gpu_layers": self.gpu_layers.value(),
+            }
+        )

@@ -1,0 +1,106 @@
+"""One row per server for the Servers page: what the runtime knows, merged with what the
+supervisor reports about the servers it runs and what the engine sees of each backend.
+
+Qt-free: the bridge builds the rows from runtime snapshots, the page only renders them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from steward.engine.snapshot import ServerSnapshot
+from steward.servers.discovery import KnownServer
+from steward.servers.managed import ServerStatus
+
+
+@dataclass(frozen=True)
+class ServerRow:
+    """A server as the user sees it. `managed` rows can be started, stopped and restarted."""
+
+    name: str
+    kind: str
+    source: str  # "managed" | "configured" | "discovered"
+    url: str
+    status: str
+    detail: str = ""
+    pid: int | None = None
+    port: int | None = None
+    uptime_s: float | None = None
+    restarts: int | None = None
+    model: str | None = None
+    ctx: int | None = None
+
+    @property
+    def managed(self) -> bool:
+        return self.source == "managed"
+
+
+def _port_of(url: str) -> int | None:
+    tail = url.rstrip("/").rsplit(":", 1)[-1].split("/", 1)[0]
+    return int(tail) if tail.isdigit() else None
+
+
+def server_rows(
+    known: Sequence[KnownServer], managed: Sequence[ServerStatus], engine: Sequence[ServerSnapshot]
+) -> list[ServerRow]:
+    """Managed servers first (also those that never got a port), then configured and discovered ones."""
+    seen = {s.server_id: s for s in engine}
+    rows: list[ServerRow] = []
+    for status in managed:
+        rows.append(
+            ServerRow(
+                name=status.name,
+                kind=status.kind,
+                source="managed",
+                url=status.base_url or "—",
+                status=str(status.state),
+                detail=status.detail,
+                pid=status.pid,
+                port=status.port,
+                uptime_s=status.uptime_s,
+                restarts=status.restarts,
+                model=status.model,
+                ctx=status.ctx_size,
+            )
+        )
+    names = {r.name for r in rows}
+    for server in known:
+        if server.id in names:
+            continue
+        backend = seen.get(server.id)
+        if not server.enabled:
+            state, detail = "disabled", "turned off in the settings"
+        elif backend is None:
+            state, detail = "unknown", "not routed to yet"
+        else:
+            state, detail = backend.state, backend.detail
+        found = server.discovered
+        models = found.models if found is not None else ()
+        rows.append(
+            ServerRow(
+                name=server.id,
+                kind=server.kind,
+                source=server.source,
+                url=server.base_url,
+                status=state,
+                detail=detail,
+                port=found.port if found is not None else _port_of(server.base_url),
+                model=", ".join(models) or None,
+            )
+        )
+    return rows
+
+
+def format_uptime(seconds: float | None) -> str:
+    """3725 -> "1 h 02 min"; 42 -> "42 s"; None -> "—"."""
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
