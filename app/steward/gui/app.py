@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 import qasync
@@ -15,17 +16,30 @@ from PySide6.QtWidgets import QApplication
 from steward.gui.bridge import Bridge, RuntimeFactory, default_factory
 from steward.gui.main_window import MainWindow
 from steward.gui.theme import apply_theme
+from steward.gui.tray import Tray, app_icon
 
 log = logging.getLogger(__name__)
 
 
+def stylesheet() -> str:
+    """The packaged stylesheet (palette-based, so it suits the light and the dark theme)."""
+    try:
+        return resources.files("steward.resources").joinpath("style.qss").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        log.warning("style.qss is missing from the package; using the plain style")
+        return ""
+
+
 def build_window(factory: RuntimeFactory | None = None, theme: str = "system") -> tuple[Bridge, MainWindow]:
-    """The bridge and main window (the QApplication must exist)."""
+    """The bridge and main window (the QApplication must exist), with the tray icon when there is a tray."""
     app = QApplication.instance()
     if isinstance(app, QApplication):
         apply_theme(app, theme)
+        app.setStyleSheet(stylesheet())
+        app.setWindowIcon(app_icon())
     bridge = Bridge(factory or default_factory())
     window = MainWindow(bridge)
+    window.tray = Tray(bridge, window)  # type: ignore[attr-defined]
     return bridge, window
 
 
@@ -46,7 +60,10 @@ def run(argv: list[str] | None = None, factory: RuntimeFactory | None = None) ->
     app.lastWindowClosed.connect(closed.set)
 
     def first_paint() -> None:
-        log.info("first paint after %.2f s", time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        log.info("first paint after %.2f s", seconds)
+        if "--self-test" in args:
+            print(f"self-test: first paint after {seconds:.2f} s")
         bridge.start()
 
     QTimer.singleShot(0, first_paint)

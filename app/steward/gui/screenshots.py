@@ -1,0 +1,124 @@
+"""`python -m steward.gui.screenshots OUTDIR`: start the REAL app with the embedded servers, send one
+real chat, and write a PNG of every page (dashboard.png, chat.png, ...) to OUTDIR.
+
+Config, data and logs go to a temporary directory so the user's settings and history are untouched;
+the cache (the built llama-server) is shared so nothing is rebuilt. Runs offscreen unless a display
+platform was asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PROMPT = "In two short sentences: why do local LLM servers need a watchdog?"
+SIZE = (1280, 820)
+
+
+def _isolate(root: Path) -> None:
+    for name in ("CONFIG", "DATA", "LOG"):
+        os.environ[f"STEWARD_{name}_DIR"] = str(root / name.lower())
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+async def _wait(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def capture(out: Path) -> list[Path]:
+    """Run the app, chat once, and save every page; returns the files written."""
+    from PySide6.QtWidgets import QApplication
+
+    from steward.gui.app import build_window
+    from steward.gui.pages.chat import ChatPage
+    from steward.runtime import Runtime, RuntimeOptions
+
+    async def factory() -> Runtime:
+        return await Runtime.start(RuntimeOptions(embedded=True, discover=False))
+
+    bridge, window = build_window(factory)
+    window.resize(*SIZE)
+    window.show()
+    bridge.start()
+    written: list[Path] = []
+    try:
+        await _wait(
+            lambda: (
+                bridge.runtime is not None or window.statusBar().currentMessage().startswith("engine failed")
+            ),
+            180,
+            "the engine to start",
+        )
+        if bridge.runtime is None:
+            raise RuntimeError(window.statusBar().currentMessage())
+        snapshot = bridge.snapshot
+        await _wait(lambda: bridge.snapshot is not None and bridge.snapshot.models, 60, "models")
+        await _wait(
+            lambda: all(m.health in ("healthy", "degraded") for m in (bridge.snapshot or snapshot).models),  # type: ignore[union-attr]
+            60,
+            "the models to be healthy",
+        )
+        chat = window.pages["chat"]
+        assert isinstance(chat, ChatPage)
+        window.show_page("chat")
+        chat.input.setPlainText(PROMPT)
+        chat.send()
+        await _wait(lambda: chat.current is not None and chat.current.finished, 120, "the chat answer")
+        if chat.current is not None and chat.current.chain:
+            chat.current.badge.setChecked(True)  # show the attempt chain in the picture
+        chat.input.setPlainText("And what does Steward do when one of them stops answering?")
+        await asyncio.sleep(3.0)  # a few snapshot ticks so cards, charts and the status bar are current
+        for name in window.pages:
+            window.show_page(name)
+            for _ in range(5):  # let layouts settle and charts redraw
+                QApplication.processEvents()
+                await asyncio.sleep(0.3)
+            path = out / f"{name}.png"
+            if not window.grab().save(str(path)):
+                raise RuntimeError(f"could not write {path}")
+            written.append(path)
+    finally:
+        await bridge.shutdown()
+        window.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m steward.gui.screenshots OUTDIR", file=sys.stderr)
+        return 2
+    out = Path(args[0]).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="steward-screenshots-") as tmp:
+        _isolate(Path(tmp))
+        import qasync
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication.instance() or QApplication([sys.argv[0]])
+        assert isinstance(app, QApplication)
+        app.setApplicationName("Steward")
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        try:
+            with loop:
+                written = loop.run_until_complete(capture(out))
+        except Exception as exc:
+            print(f"screenshots failed: {exc}", file=sys.stderr)
+            return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The `steward` command as a user runs it: a real child process with isolated config/data dirs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from steward import __version__
+
+
+def steward(*args: str, env_dirs: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        STEWARD_CONFIG_DIR=str(env_dirs / "config"),
+        STEWARD_DATA_DIR=str(env_dirs / "data"),
+        STEWARD_LOG_DIR=str(env_dirs / "logs"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "steward", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def llama_pids() -> set[int]:
+    pids = set()
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if "llama-server" in " ".join(proc.info["cmdline"] or []):
+                pids.add(proc.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def test_version(tmp_path: Path) -> None:
+    done = steward("--version", env_dirs=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == f"steward {__version__}"
+
+
+def test_config_path_show_and_validate_defaults(tmp_path: Path) -> None:
+    path = steward("config", "path", env_dirs=tmp_path)
+    assert path.stdout.strip() == str(tmp_path / "config" / "settings.toml")
+    shown = steward("config", "show", env_dirs=tmp_path)
+    assert shown.returncode == 0 and "failure_threshold = 3" in shown.stdout
+    valid = steward("config", "validate", env_dirs=tmp_path)
+    assert valid.returncode == 0 and "valid" in valid.stdout
+
+
+def test_config_validate_reports_a_corrupt_file_and_keeps_a_backup(tmp_path: Path) -> None:
+    settings = tmp_path / "config" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[breaker]\nfailure_threshold = 0\n")
+    done = steward("config", "validate", env_dirs=tmp_path)
+    assert done.returncode == 1
+    assert "breaker.failure_threshold" in done.stderr and "NOT valid" in done.stdout
+    backups = list(settings.parent.glob("settings.toml.corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_text() == "[breaker]\nfailure_threshold = 0\n"
+
+
+def test_headless_chat_on_an_empty_config_runs_the_embedded_servers_and_stops_them(tmp_path: Path) -> None:
+    before = llama_pids()
+    for run in range(2):  # the second run must find nothing stale and work the same
+        done = steward("chat", "What is the capital of France?", "--max-tokens", "16", "--json", env_dirs=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        events = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+        completed = [e for e in events if e["type"] == "Completed"]
+        assert completed and completed[0]["model"].startswith("embedded-"), f"run {run}: {events[-1]}"
+        assert completed[0]["text"].strip()
+        assert llama_pids() - before == set(), f"run {run} left llama-server processes behind"
+    assert list((tmp_path / "data" / "run").glob("*.json")) == [], "pid records are removed on a clean exit"
+
+
+def test_headless_chat_prints_the_attempt_chain(tmp_path: Path) -> None:
+    done = steward("chat", "Say hello", "--max-tokens", "8", env_dirs=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "attempts:" in done.stdout and "✓ embedded-" in done.stdout
