@@ -20,8 +20,10 @@ from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
+from steward.hardware.catalog import load_catalog, match_installed
 from steward.hardware.nvidia import NvidiaProbe, PynvmlApi
 from steward.hardware.sampler import ResourceSampler, SystemSampler
+from steward.history import QuarantinePersister, enforce_retention_forever, restore_quarantines
 from steward.recorder import Recorder
 from steward.servers.defaults import embedded_plan
 from steward.servers.discovery import DiscoveredServer, KnownServer, discover, merge_servers
@@ -93,9 +95,17 @@ class Runtime:
         engine.set_fallback_chain(settings.routing.fallback_chain)
         problems = await engine.refresh_models()
         runtime.warnings += problems
-        for key, tags in settings.routing.capabilities.items():
-            if engine.model(key) is not None:
-                engine.set_capabilities(key, tags)
+        await runtime._apply_capabilities()
+        if runtime.store is not None:
+            restored = await restore_quarantines(engine, runtime.store)
+            if restored:
+                log.info("restored quarantines: %s", ", ".join(restored))
+            runtime._listeners.append(engine.subscribe(QuarantinePersister(runtime.store)))
+            runtime._tasks.append(
+                asyncio.ensure_future(
+                    enforce_retention_forever(runtime.store, lambda: runtime.settings.retention)
+                )
+            )
         if opts.health_monitor:
             runtime._tasks.append(asyncio.ensure_future(engine.run_health_monitor()))
         for warning in runtime.warnings:
@@ -104,13 +114,28 @@ class Runtime:
 
     async def _open_store(self) -> None:
         try:
-            store, warnings = await asyncio.to_thread(open_store, on_error=self._store_error, commit_interval_s=0.25)
+            store, warnings = await asyncio.to_thread(
+                open_store, on_error=self._store_error, commit_interval_s=0.25
+            )
         except Exception as exc:  # history is optional; the engine keeps routing without it
             self.warnings.append(f"history database unavailable: {exc}")
             return
         self.store = store
         self.warnings += warnings
         self._listeners.append(self.engine.subscribe(Recorder(store.writer.put)))
+
+    async def _apply_capabilities(self) -> None:
+        """Capabilities per model: the user's settings win; else the catalog's tags for a model it knows."""
+        configured = self.settings.routing.capabilities
+        untagged = [m.ref.model for m in self.engine.models() if m.key not in configured]
+        catalog = await asyncio.to_thread(load_catalog) if untagged else ()
+        by_id = {entry.id: entry for entry in catalog}
+        matched = {name: by_id[mid] for mid, name in match_installed(catalog, untagged).items()}
+        for state in self.engine.models():
+            if state.key in configured:
+                self.engine.set_capabilities(state.key, configured[state.key])
+            elif state.ref.model in matched:
+                self.engine.set_capabilities(state.key, matched[state.ref.model].capabilities)
 
     def _store_error(self, message: str) -> None:
         log.error("history database: %s", message)

@@ -177,6 +177,7 @@ class ChatPage(QWidget):
         for message in session.messages:
             if message.role == "assistant":
                 view = MessageView("assistant", sent=list(self.history))
+                view.retry_requested.connect(self.retry)
                 view.restore(message.content, [*message.attempts, *message.context])
                 if previous is not None and previous.role == "assistant" and self.history[-1:]:
                     if self.history[-1][0] == "assistant":
@@ -323,8 +324,6 @@ class ChatPage(QWidget):
             self.last_answer.offer_retry([])
         self.last_answer = view
         view.offer_retry([k for k in self._model_keys if k != view.model])
-        if not view.receivers(view.retry_requested):  # restored views are wired here
-            view.retry_requested.connect(self.retry)
 
     def stop(self) -> None:
         if self.current_rid is not None:
