@@ -64,7 +64,9 @@ def test_config_validate_reports_a_corrupt_file_and_keeps_a_backup(tmp_path: Pat
 def test_headless_chat_on_an_empty_config_runs_the_embedded_servers_and_stops_them(tmp_path: Path) -> None:
     before = llama_pids()
     for run in range(2):  # the second run must find nothing stale and work the same
-        done = steward("chat", "What is the capital of France?", "--max-tokens", "16", "--json", env_dirs=tmp_path)
+        done = steward(
+            "chat", "What is the capital of France?", "--max-tokens", "16", "--json", env_dirs=tmp_path
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         events = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
         completed = [e for e in events if e["type"] == "Completed"]

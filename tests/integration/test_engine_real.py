@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
+from tests.support.fault_proxy import Down, FaultProxy, LimitData, Timeout
+from tests.support.fault_proxy import Latency as ProxyLatency
+from tests.support.llama import LlamaServer
 
 from steward.backends.factory import make_backend
 from steward.engine.core import Engine
@@ -32,9 +35,6 @@ from steward.engine.settings import (
     TimeoutSettings,
 )
 from steward.engine.types import ChatMessage, GenerationParams
-from tests.support.fault_proxy import Down, FaultProxy, LimitData, Timeout
-from tests.support.fault_proxy import Latency as ProxyLatency
-from tests.support.llama import LlamaServer
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 PRIMARY, BACKUP = f"primary/{MODEL}", f"backup/{MODEL}"

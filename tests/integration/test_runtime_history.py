@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.support.llama import LlamaServer
+
 from steward.config import Settings
 from steward.runtime import Runtime, RuntimeOptions
-from tests.support.llama import LlamaServer
 
 MODEL = "small/SmolLM2-135M-Instruct.Q4_1"
 
@@ -19,7 +20,9 @@ def settings_for(url: str) -> Settings:
 
 
 async def start(url: str) -> Runtime:
-    return await Runtime.start(RuntimeOptions(settings=settings_for(url), discover=False, health_monitor=False))
+    return await Runtime.start(
+        RuntimeOptions(settings=settings_for(url), discover=False, health_monitor=False)
+    )
 
 
 async def test_a_quarantine_with_time_left_survives_a_restart_and_an_expired_one_does_not(
