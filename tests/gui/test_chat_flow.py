@@ -34,7 +34,9 @@ def test_prompt_streams_an_answer_with_its_badge(
     h = harness_factory(llama_settings(("small", llama_small.url)))
     page = chat_page(h)
     tokens: list[str] = []
-    h.bridge.chat_event.connect(lambda rid, e: tokens.append(getattr(e, "text", "")) if e.type == "Token" else None)
+    h.bridge.chat_event.connect(
+        lambda rid, e: tokens.append(getattr(e, "text", "")) if e.type == "Token" else None
+    )
     ask(h, qtbot, "What is the capital of France? Answer in one word.")
     message = page.current
     assert message is not None and not message.failed
