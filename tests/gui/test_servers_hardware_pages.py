@@ -83,7 +83,9 @@ def test_add_endpoint_checks_inline_then_routes_to_it_and_saves_it(
     path = h.bridge.runtime.settings_file.path
     wait_until(h.loop, path.exists)
     saved = tomllib.loads(path.read_text())
-    assert {"id": "extra", "kind": "llamacpp", "base_url": llama_large.url, "enabled": True} in saved["endpoints"]
+    assert {"id": "extra", "kind": "llamacpp", "base_url": llama_large.url, "enabled": True} in saved[
+        "endpoints"
+    ]
 
 
 def test_api_key_without_a_keyring_is_refused_with_the_keyring_message(

@@ -49,7 +49,9 @@ def test_every_setting_is_on_the_page_with_a_tooltip_and_the_sidebar_order_is_fi
     names = [h.window.sidebar.item(i).text() for i in range(h.window.sidebar.count())]
     assert names == ["Dashboard", "Chat", "Models", "Servers", "Hardware", "Settings", "Events"]
     page = settings_page(h)
-    assert page.editor("breaker.failure_threshold").widget.toolTip().startswith("Consecutive counted failures")
+    assert (
+        page.editor("breaker.failure_threshold").widget.toolTip().startswith("Consecutive counted failures")
+    )
 
 
 def test_changed_failure_threshold_is_live_in_the_engine_and_saved(
@@ -78,7 +80,9 @@ def test_changed_failure_threshold_is_live_in_the_engine_and_saved(
         breaker.record_failure(permit, counted=True, reason="test failure")
     assert breaker.state == "open"
     breaker.reset()
-    wait_until(h.loop, lambda: not page.apply_button.isEnabled() and "applied and saved" in page.status.text())
+    wait_until(
+        h.loop, lambda: not page.apply_button.isEnabled() and "applied and saved" in page.status.text()
+    )
 
 
 def test_invalid_values_are_refused_inline_with_the_reason_and_never_applied(
