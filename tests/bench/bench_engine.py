@@ -166,7 +166,7 @@ async def test_engine_overhead_vs_direct_httpx_on_the_real_llama_server(llama_sm
     )
     await engine.refresh_models()
     key = engine.models()[0].key
-    result = await overhead(llama_small.url, key, engine, n=40, max_tokens=8)
+    result = await overhead(llama_small.url, key, engine, n=120, max_tokens=8)
     record("overhead_llama", result)
     await engine.aclose()
 
