@@ -15,6 +15,7 @@ from pathlib import Path
 from steward.backends.factory import make_backend
 from steward.config import SecretStore, Settings, SettingsFile, engine_settings
 from steward.config.app_groups import EndpointConfig, ServerProfileConfig
+from steward.config.engine_groups import TimeoutsConfig
 from steward.engine.clock import SystemClock
 from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
@@ -34,6 +35,13 @@ from steward.servers.supervisor import Supervisor
 from steward.store import Store, open_store
 
 log = logging.getLogger(__name__)
+
+
+def http_read_timeout(timeouts: TimeoutsConfig) -> float:
+    """httpx's read timeout is only a safety net: the engine enforces first-token and stall
+    timeouts itself. It must exceed both, or a long prompt (no bytes until the first token)
+    would be cut by httpx as a "stall" before the engine's first-token timeout."""
+    return max(timeouts.first_token_s, timeouts.stall_s) + 5.0
 
 
 @dataclass
@@ -183,7 +191,7 @@ class Runtime:
     def _add_backend(self, kind: str, server_id: str, base_url: str, api_key: str | None) -> None:
         t = self.settings.timeouts
         backend = make_backend(
-            kind, server_id, base_url, api_key=api_key, connect_s=t.connect_s, stall_s=t.stall_s
+            kind, server_id, base_url, api_key=api_key, connect_s=t.connect_s, stall_s=http_read_timeout(t)
         )
         self.engine.add_backend(backend)
 
