@@ -57,3 +57,40 @@ screenshots: install
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+
+# ---- Packaging: wheel check, frozen bundle, desktop integration (packaging/) ----
+PKG_STAMP   := $(VENV)/.steward-package-installed
+STEWARD_BIN ?= $(abspath $(BIN))/steward
+
+.PHONY: wheel-check install-desktop uninstall-desktop
+
+$(PKG_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[package]'
+	@touch $@
+
+# Build the wheel, install it (non-editable) into a clean temp venv and run
+# `steward --version`, `steward doctor --json` and `steward --self-test` from there.
+wheel-check: $(STAMP)
+	$(BIN)/python packaging/wheel_check.py
+
+# One-folder PyInstaller bundle in packaging/dist/steward/, self-tested offscreen after the build.
+package: $(PKG_STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/pyinstaller packaging/steward.spec --noconfirm --log-level WARN \
+		--distpath packaging/dist --workpath packaging/build || exit $$?; \
+	echo "[steward] bundle built in $$(( $$(date +%s) - start )) s:" \
+		"$$(du -sh packaging/dist/steward | cut -f1) in packaging/dist/steward/"
+	cd packaging/build && STEWARD_CONFIG_DIR=self-test/config STEWARD_DATA_DIR=self-test/data \
+		STEWARD_LOG_DIR=self-test/logs ../dist/steward/steward --self-test
+	@packaging/dist/steward/steward runtime check || \
+		echo "[steward] the bundle runs without a local model; see README 'Install' to add one"
+
+# Desktop entry, icons, AppStream metainfo and a launcher for the current user (XDG dirs).
+# Runs the venv's steward (`make install` first); STEWARD_BIN=/path/to/steward picks another one
+# (the bundle's packaging/dist/steward/steward, or ~/.local/bin/steward from pipx).
+install-desktop:
+	bash packaging/desktop.sh validate
+	STEWARD_BIN="$(STEWARD_BIN)" bash packaging/desktop.sh install
+
+uninstall-desktop:
+	bash packaging/desktop.sh uninstall

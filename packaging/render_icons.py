@@ -44,7 +44,7 @@ def render(source: Path, out_dir: Path, sizes: tuple[int, ...] = SIZES) -> list[
         painter.end()
         target = icon_path(out_dir, size)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not image.save(str(target), "PNG"):
+        if not image.save(str(target)):
             raise OSError(f"could not write {target}")
         written.append(target)
     return written

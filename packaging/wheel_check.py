@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run_checks(work, args.wheel.resolve() if args.wheel else None)
     finally:
         if not args.keep:
-            subprocess.run(["rm", "-rf", str(work)], check=False)
+            shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
     if args.json:
         print(json.dumps({"ok": report.ok, "seconds": round(total, 1), **asdict(report)}, indent=2))

@@ -20,6 +20,7 @@ from steward.engine.clock import SystemClock
 from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
+from steward.engine.failures import BackendError
 from steward.engine.request import ChatRequest
 from steward.hardware.catalog import load_catalog, match_installed
 from steward.hardware.nvidia import NvidiaProbe, PynvmlApi
@@ -227,8 +228,7 @@ class Runtime:
         )
         self.known = [k for k in self.known if k.id != config.id] + [server]
         if config.enabled and not any(b.server_id == config.id for b in self.engine.backends()):
-            self._add_backend(config.kind, config.id, config.base_url, api_key)
-            self.warnings += await self.engine.refresh_models()
+            self.warnings += await self._route_to(config.kind, config.id, config.base_url, api_key)
         return server
 
     async def add_managed(self, config: ServerProfileConfig) -> ServerStatus:
@@ -245,8 +245,7 @@ class Runtime:
             if server.id == config.name:
                 self.known = [k for k in self.known if k.id != server.id] + [server]
                 if not any(b.server_id == server.id for b in self.engine.backends()):
-                    self._add_backend(server.kind, server.id, server.base_url, None)
-                    await self.engine.refresh_models()
+                    self.warnings += await self._route_to(server.kind, server.id, server.base_url, None)
         return status
 
     async def rediscover(self) -> list[DiscoveredServer]:
@@ -257,12 +256,26 @@ class Runtime:
         managed = self.supervisor.endpoints() if self.supervisor else []
         self.known = merge_servers(self.discovered, self.settings.endpoints, configured.get, managed=managed)
         have = {b.server_id for b in self.engine.backends()}
-        added = [k for k in self.known if k.enabled and k.id not in have]
-        for server in added:
-            self._add_backend(server.kind, server.id, server.base_url, server.api_key)
-        if added:
-            await self.engine.refresh_models()
+        for server in [k for k in self.known if k.enabled and k.id not in have]:
+            self.warnings += await self._route_to(server.kind, server.id, server.base_url, server.api_key)
         return self.discovered
+
+    async def _route_to(self, kind: str, server_id: str, base_url: str, api_key: str | None) -> list[str]:
+        """Add a backend and register ITS models only (other servers are not asked again)."""
+        self._add_backend(kind, server_id, base_url, api_key)
+        backend = next(b for b in self.engine.backends() if b.server_id == server_id)
+        problems: list[str] = []
+        try:
+            infos = await backend.list_models()
+        except BackendError as exc:
+            return [f"{server_id}: {exc.detail}"]
+        for info in infos:
+            try:
+                info = await backend.describe(info.name)
+            except BackendError as exc:
+                problems.append(f"{server_id}/{info.name}: {exc.detail}")
+            self.engine.add_model(server_id, info)
+        return problems
 
     def start_resource_sampler(self) -> ResourceSampler:
         """The 1 Hz CPU/RAM/GPU sampler (started once, as a task this runtime stops)."""

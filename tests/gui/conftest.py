@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from steward.config import Settings
 from steward.gui.app import build_window
 from steward.gui.bridge import Bridge
+from steward.gui.loop import make_loop
 from steward.gui.main_window import MainWindow
 from steward.runtime import Runtime, RuntimeOptions
 
 
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
+    hooks = sys.get_asyncgen_hooks()
+    loop = make_loop(qapp)
+    keep_running(loop)
     yield loop
 
     async def collect() -> None:
@@ -32,10 +34,12 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
         for _ in range(5):
             await asyncio.sleep(0.01)
 
+    asyncio.events._set_running_loop(None)  # qasync refuses to run a loop that already runs
     loop.run_until_complete(collect())
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()  # also stops qasync's executor thread (a running QThread aborts the process at exit)
     asyncio.set_event_loop(None)
+    sys.set_asyncgen_hooks(*hooks)
 
 
 def wait_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -50,7 +54,17 @@ def wait_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], Any], ti
             await asyncio.sleep(0.02)
         raise AssertionError(f"condition not met in {timeout} s")
 
-    return loop.run_until_complete(poll())
+    try:
+        return loop.run_until_complete(poll())
+    finally:
+        keep_running(loop)
+
+
+def keep_running(loop: asyncio.AbstractEventLoop) -> None:
+    """Between `wait_until` calls the test drives Qt directly (qtbot clicks process events), which
+    also runs qasync's queued asyncio callbacks. In the app the loop always runs; here, mark it
+    running for this thread so those callbacks see their loop (httpx/anyio require it)."""
+    asyncio.events._set_running_loop(loop)
 
 
 def llama_settings(*servers: tuple[str, str]) -> Settings:
@@ -71,6 +85,8 @@ class AppHarness:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, settings: Settings) -> None:
         self.loop = loop
+
+        asyncio.events._set_running_loop(None)
 
         async def factory() -> Runtime:
             return await Runtime.start(RuntimeOptions(settings=settings, store=True))

@@ -34,6 +34,13 @@ def cell(page: ServersPage, name: str, column: int) -> str:
     return item.text() if item is not None else ""
 
 
+def notices(h: AppHarness) -> list[str]:
+    """Every notice text the bridge emits from now on (the outcome of background actions)."""
+    seen: list[str] = []
+    h.bridge.notice.connect(lambda _level, text: seen.append(text))
+    return seen
+
+
 def engine_servers(h: AppHarness) -> set[str]:
     assert h.bridge.runtime is not None
     return {m.ref.server_id for m in h.bridge.runtime.engine.models()}
@@ -64,6 +71,7 @@ def test_add_endpoint_checks_inline_then_routes_to_it_and_saves_it(
     h = harness_factory(llama_settings(("small", llama_small.url)))
     assert h.bridge.runtime is not None
     page = servers_page(h)
+    said = notices(h)
     dialog = page.open_add_endpoint()
     dialog.id_edit.setText("extra/bad")
     dialog.url.setText("ftp://127.0.0.1:1")
@@ -78,7 +86,9 @@ def test_add_endpoint_checks_inline_then_routes_to_it_and_saves_it(
     dialog.url.setText(llama_large.url)
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
-    wait_until(h.loop, lambda: "extra" in engine_servers(h) and row(page, "extra") is not None)
+    wait_until(h.loop, lambda: "endpoint extra added" in said)
+    assert "extra" in engine_servers(h)
+    wait_until(h.loop, lambda: row(page, "extra") is not None)
     assert cell(page, "extra", 3) == llama_large.url
     path = h.bridge.runtime.settings_file.path
     wait_until(h.loop, path.exists)
@@ -113,17 +123,19 @@ def test_add_managed_llama_server_starts_it_shows_its_log_and_stops_it(
     h = harness_factory(llama_settings(("small", llama_small.url)))
     assert h.bridge.runtime is not None
     page = servers_page(h)
+    said = notices(h)
     dialog = page.open_add_managed()
     dialog.name.setText("mine")  # empty GGUF path = the embedded SmolLM2 model
     dialog.ctx.setValue(512)
     dialog.threads.setValue(1)
     dialog.submit()
     assert not dialog.isVisible()
-    wait_until(h.loop, lambda: (r := row(page, "mine")) is not None and r.status == "ready", timeout=60)
+    wait_until(h.loop, lambda: any(t.startswith("mine started on port") for t in said), timeout=60)
+    wait_until(h.loop, lambda: (r := row(page, "mine")) is not None and r.status == "ready")
     mine = row(page, "mine")
     assert mine is not None and mine.managed and mine.pid and mine.port and mine.ctx == 512
     assert cell(page, "mine", 2) == "managed" and cell(page, "mine", 10) == "512"
-    wait_until(h.loop, lambda: "mine" in engine_servers(h))
+    assert "mine" in engine_servers(h), "the new server's model is routed to"
     assert [s.name for s in h.bridge.runtime.settings.servers] == ["mine"]
 
     page.select("mine")
@@ -131,6 +143,7 @@ def test_add_managed_llama_server_starts_it_shows_its_log_and_stops_it(
     wait_until(h.loop, lambda: page.log.toPlainText().strip() != "")
     assert "Log of mine" in page.log_title.text()
     qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+    wait_until(h.loop, lambda: "mine: stopped" in said)
     wait_until(h.loop, lambda: (r := row(page, "mine")) is not None and r.status == "stopped")
     stopped = row(page, "mine")
     assert stopped is not None and stopped.pid is None

@@ -151,7 +151,11 @@ def test_restore_defaults_resets_only_that_group(
     qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
     wait_until(h.loop, lambda: engine.settings.timeouts.connect_s == defaults.connect_s)
     assert engine.settings.context.max_reply_tokens == 48
-    assert saved(h)["timeouts"]["connect_s"] == defaults.connect_s
+    assert h.bridge.runtime is not None
+    settings_file = h.bridge.runtime.settings_file
+    wait_until(h.loop, settings_file.path.exists)
+    on_disk = settings_file.load().settings
+    assert on_disk.timeouts.connect_s == defaults.connect_s and on_disk.context.max_reply_tokens == 48
 
 
 def test_revert_drops_unapplied_edits(

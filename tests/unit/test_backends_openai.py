@@ -352,3 +352,25 @@ async def test_probe_reports_up_loading_and_down_without_raising() -> None:
 
 async def test_generic_openai_server_cannot_count_tokens() -> None:
     assert await backend(lambda _r: httpx.Response(500)).count_tokens("m", MSGS) is None
+
+
+async def test_a_stale_keep_alive_socket_is_retried_once_transparently() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return stream_response(sse(delta("ok"), delta("", "stop")))
+
+    chunks = await collect(backend(handler))
+    assert len(calls) == 2 and "".join(c.text for c in chunks) == "ok"
+
+
+async def test_a_server_that_keeps_dropping_connections_is_connection_lost() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    with pytest.raises(BackendError) as info:
+        await collect(backend(handler))
+    assert info.value.kind is K.CONNECTION_LOST

@@ -53,6 +53,8 @@ async def run(engine: Engine, clock: FakeClock, request: ChatRequest | None = No
     async with clock.autojump():
         async for event in engine.chat(request or ChatRequest(HELLO, model="a/m")):
             events.append(event)
+    assert isinstance(events[-1], Completed | RequestFailed), "the final event always comes last"
+    assert sum(isinstance(e, Completed | RequestFailed) for e in events) == 1
     return events
 
 
@@ -365,3 +367,45 @@ async def test_unknown_pinned_model_fails_clearly(fake_clock: FakeClock) -> None
     engine, _ = build(fake_clock)
     events = await run(engine, fake_clock, ChatRequest(HELLO, model="nope/x"))
     assert isinstance(events[-1], RequestFailed) and "nope/x" in events[-1].detail
+
+
+async def test_when_every_circuit_is_open_the_one_closest_to_half_open_is_tried_anyway(
+    fake_clock: FakeClock,
+) -> None:
+    from steward.engine.settings import BreakerSettings
+
+    settings = EngineSettings(breaker=BreakerSettings(failure_threshold=1, reset_timeout_s=30.0))
+    engine, backends = build(fake_clock, servers=("a", "b"), settings=settings)
+    backends["a"].script("m", fail(FailureKind.SERVER_ERROR, tokens=()))
+    backends["b"].script("m", fail(FailureKind.SERVER_ERROR, tokens=()))
+    settings_no_retry = replace_retry(settings)
+    engine.update_settings(settings_no_retry)
+    first = await run(engine, fake_clock)
+    assert isinstance(first[-1], RequestFailed)
+    await fake_clock.advance(5)  # b opened a moment after a: b half-opens later than a
+    events = await run(engine, fake_clock)
+    started = [e for e in events if isinstance(e, AttemptStarted)]
+    assert len(started) == 1 and started[0].model == "a/m" and "every circuit is open" in started[0].reason
+    assert answer(events).model == "a/m"
+    assert engine.snapshot().model("a/m").breaker == "closed"  # type: ignore[union-attr]
+    assert engine.snapshot().model("b/m").breaker == "open"  # type: ignore[union-attr]
+
+
+async def test_panic_mode_can_be_turned_off(fake_clock: FakeClock) -> None:
+    from steward.engine.settings import BreakerSettings
+
+    settings = replace_retry(
+        EngineSettings(breaker=BreakerSettings(failure_threshold=1, panic_when_all_open=False))
+    )
+    engine, backends = build(fake_clock, servers=("a",), settings=settings)
+    backends["a"].script("m", fail(FailureKind.SERVER_ERROR, tokens=()))
+    await run(engine, fake_clock)
+    events = await run(engine, fake_clock)
+    assert isinstance(events[-1], RequestFailed) and "circuit open" in events[-1].detail
+    assert backends["a"].scripts["m"].calls == 1
+
+
+def replace_retry(settings: EngineSettings) -> EngineSettings:
+    from dataclasses import replace
+
+    return replace(settings, retry=RetrySettings(max_retries_same_model=0))

@@ -36,7 +36,9 @@ class PoolSettings:
 
     max_connections: int = 16
     max_keepalive_connections: int = 8
-    keepalive_expiry_s: float = 30.0
+    # Below the servers' own idle timeout (llama-server/cpp-httplib closes idle keep-alive sockets
+    # after 5 s): reusing a socket the server is closing fails as "disconnected without a response".
+    keepalive_expiry_s: float = 3.0
     write_s: float = 10.0
     pool_s: float = 5.0
 

@@ -192,7 +192,10 @@ class OllamaBackend:
                 if response.status_code >= 400:
                     raise await self._http.status_error(response)
                 final: StreamChunk | None = None
-                async with aclosing(iter_ndjson(response.aiter_text())) as payloads:
+                text = (
+                    response.aiter_text()
+                )  # referenced here until the response is closed (see openai_compat)
+                async with aclosing(iter_ndjson(text)) as payloads:
                     async for payload in payloads:
                         if final is not None:
                             continue  # read to the end so httpx's stream generators finish cleanly

@@ -110,6 +110,14 @@ class _StreamState:
         )
 
 
+class _NoResponse(Exception):
+    """The server closed the connection before any response byte (a stale keep-alive socket)."""
+
+    def __init__(self, error: httpx.RemoteProtocolError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class OpenAICompatBackend:
     """A generic OpenAI-compatible server. Subclasses refine probing, description and counting."""
 
@@ -189,6 +197,21 @@ class OpenAICompatBackend:
     ) -> AsyncIterator[StreamChunk]:
         """Stream one answer: text chunks, then one `done` chunk with usage/timings/finish reason."""
         body = self.chat_body(model, messages, params)
+        for tries_left in (1, 0):
+            started = False
+            try:
+                async with aclosing(self._stream_once(body)) as once:
+                    async for chunk in once:
+                        started = True
+                        yield chunk
+                return
+            except _NoResponse as stale:
+                # A pooled keep-alive socket the server had just closed: the request never
+                # reached a live connection, so sending it again once is safe.
+                if started or not tries_left:
+                    raise self._http.transport_error(stale.error) from stale.error
+
+    async def _stream_once(self, body: Mapping[str, object]) -> AsyncGenerator[StreamChunk, None]:
         try:
             async with self._http.client.stream(
                 "POST", "/v1/chat/completions", json=body, headers=_SSE_HEADERS
@@ -200,16 +223,25 @@ class OpenAICompatBackend:
                         async for chunk in whole:
                             yield chunk
                     return
-                async with aclosing(self._sse_chunks(response)) as chunks:
+                # Keep httpx's own text iterator referenced in THIS frame until the response has
+                # been closed by the `async with` above (in this task). Dropped earlier, the GC
+                # finalizes httpx's inner generators in another task, which can leave httpcore's
+                # connection lock held and wedge the pooled connection for later requests.
+                text = response.aiter_text()
+                async with aclosing(self._sse_chunks(text)) as chunks:
                     async for chunk in chunks:
                         yield chunk
+        except httpx.RemoteProtocolError as exc:
+            if "without sending a response" in str(exc):
+                raise _NoResponse(exc) from exc
+            raise self._http.transport_error(exc) from exc
         except httpx.HTTPError as exc:
             raise self._http.transport_error(exc) from exc
 
-    async def _sse_chunks(self, response: httpx.Response) -> AsyncGenerator[StreamChunk, None]:
+    async def _sse_chunks(self, body_text: AsyncIterator[str]) -> AsyncGenerator[StreamChunk, None]:
         state = _StreamState()
         done = False
-        async with aclosing(iter_sse(response.aiter_text())) as events:
+        async with aclosing(iter_sse(body_text)) as events:
             async for event in events:
                 if done:
                     continue  # read to the end so httpx's own stream generators finish, not get GC'd

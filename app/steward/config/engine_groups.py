@@ -60,6 +60,11 @@ class BreakerConfig(SettingsGroup):
         default=_B.max_reset_timeout_s,
         description="Cap for the reset timeout as it grows with repeated trips.",
     )
+    panic_when_all_open: bool = Field(
+        default=_B.panic_when_all_open,
+        description="When every candidate's circuit is open, still try the one closest to half-opening "
+        "(instead of failing at once).",
+    )
 
     @model_validator(mode="after")
     def _cap_not_below_base(self) -> Self:

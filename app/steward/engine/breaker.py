@@ -33,6 +33,8 @@ class Permit:
     probe: bool
     generation: int
     token: int = 0
+    forced: bool = False
+    """Issued past an open circuit because every candidate was open (panic mode)."""
 
 
 # (key, old, new, reason, reopen_in_s)
@@ -107,8 +109,19 @@ class CircuitBreaker:
             return Permit(self.key, probe=True, generation=self._generation, token=self._tokens)
         return None
 
+    def force_permit(self) -> Permit:
+        """Admission past an open circuit, used when every candidate's circuit is open.
+
+        Like Envoy's rule never to eject all hosts: one request still goes to the model
+        closest to half-opening. Its success closes the circuit; its failure changes nothing.
+        """
+        return Permit(self.key, probe=False, generation=self._generation, forced=True)
+
     def record_success(self, permit: Permit) -> None:
         if permit.generation != self._generation:
+            return
+        if permit.forced and self.state is BreakerState.OPEN:
+            self._close("answered while every circuit was open")
             return
         self._free_probe(permit)
         if self._state is BreakerState.HALF_OPEN:
@@ -123,7 +136,7 @@ class CircuitBreaker:
         if permit.generation != self._generation:
             return
         self._free_probe(permit)
-        if not counted:
+        if not counted or permit.forced:
             return
         if self._state is BreakerState.HALF_OPEN:
             self._trip(f"probe failed: {reason}")

@@ -216,6 +216,7 @@ class Engine:
             emit=emit,
             skip_reason=self._skip_reason,
             acquire=lambda s: s.breaker.try_acquire(),
+            force_acquire=lambda s: s.breaker.force_permit(),
             on_success=self._on_success,
             on_failure=self._on_failure,
             on_release=lambda s, p: s.breaker.release(p),

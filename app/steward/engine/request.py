@@ -62,6 +62,7 @@ class RunEnv:
     emit: Callable[[EngineEvent], None]
     skip_reason: Callable[[ModelState], tuple[FailureKind, str] | None]
     acquire: Callable[[ModelState], Permit | None]
+    force_acquire: Callable[[ModelState], Permit]
     on_success: Callable[[ModelState, Permit, AttemptResult], None]
     on_failure: Callable[[ModelState, Permit, BackendError, float], None]
     on_release: Callable[[ModelState, Permit], None]
@@ -98,6 +99,7 @@ class RequestRun:
         self.winner: _Attempt | None = None
         self.failures: list[tuple[str, FailureKind, str]] = []
         self.skipped: list[tuple[str, FailureKind, str]] = []
+        self.circuit_open: list[ModelState] = []
         self.started = 0
         self.results: asyncio.Queue[_Attempt] = asyncio.Queue()
         self.deadline = env.clock.now() + s.timeouts.request_deadline_s
@@ -125,7 +127,7 @@ class RequestRun:
 
     async def _loop(self) -> None:
         clock = self.env.clock
-        if not self._start_next(reason=f"first choice: {self.route.explanation}"):
+        if not self._start_next(reason=f"first choice: {self.route.explanation}") and not self._panic():
             self._fail_no_candidates()
             return
         if self.strategy is Strategy.RACE:
@@ -161,6 +163,7 @@ class RequestRun:
                     hedge_after=hedge_delay,
                 )
                 continue
+            await self._cancel_all("request deadline passed")
             self._emit(
                 RequestFailed,
                 detail=f"request deadline of {self.env.settings.timeouts.request_deadline_s:g} s passed",
@@ -182,6 +185,7 @@ class RequestRun:
             result = task.result()
             if self.winner is None:
                 self.winner = attempt
+            await self._cancel_all(f"{attempt.state.key} answered")  # the final event must come last
             self._emit(
                 Completed,
                 model=attempt.state.key,
@@ -262,26 +266,54 @@ class RequestRun:
             permit = self.env.acquire(state) if skip is None else None
             if permit is None:
                 kind, why = skip or (FailureKind.CIRCUIT_OPEN, "circuit open")
+                if kind is FailureKind.CIRCUIT_OPEN:
+                    self.circuit_open.append(state)
                 self.skipped.append((state.key, kind, why))
                 self._emit(CandidateSkipped, model=state.key, reason=why, kind=kind)
                 continue
-            self.started += 1
-            attempt = _Attempt(number=self.started, state=state, permit=permit)
-            if hedge and self.active:
-                self._emit(
-                    HedgeStarted,
-                    model=state.key,
-                    after_s=hedge_after or 0.0,
-                    waiting_on=", ".join(a.state.key for a in self.active.values()),
-                )
-            elif from_model is not None:
-                self._emit(FallbackChosen, from_model=from_model, model=state.key, reason=reason)
-            self._emit(AttemptStarted, model=state.key, attempt=attempt.number, reason=reason)
-            self.active[attempt.number] = attempt
-            attempt.task = asyncio.ensure_future(self._attempt_loop(attempt))
-            attempt.task.add_done_callback(self._done_callback(attempt))
+            self._launch(
+                state, permit, reason=reason, hedge=hedge, from_model=from_model, hedge_after=hedge_after
+            )
             return True
         return False
+
+    def _panic(self) -> bool:
+        """Every candidate was skipped for an open circuit: try the one closest to half-opening."""
+        if self.started or not self.circuit_open or not self.env.settings.breaker.panic_when_all_open:
+            return False
+        if any(kind is not FailureKind.CIRCUIT_OPEN for _, kind, _ in self.skipped):
+            return False
+        state = min(self.circuit_open, key=lambda m: m.breaker.reopen_in() or 0.0)
+        wait = state.breaker.reopen_in() or 0.0
+        reason = f"every circuit is open: trying {state.key} anyway (it half-opens in {wait:.0f} s)"
+        self._launch(state, self.env.force_acquire(state), reason=reason)
+        return True
+
+    def _launch(
+        self,
+        state: ModelState,
+        permit: Permit,
+        *,
+        reason: str,
+        hedge: bool = False,
+        from_model: str | None = None,
+        hedge_after: float | None = None,
+    ) -> None:
+        self.started += 1
+        attempt = _Attempt(number=self.started, state=state, permit=permit)
+        if hedge and self.active:
+            self._emit(
+                HedgeStarted,
+                model=state.key,
+                after_s=hedge_after or 0.0,
+                waiting_on=", ".join(a.state.key for a in self.active.values()),
+            )
+        elif from_model is not None:
+            self._emit(FallbackChosen, from_model=from_model, model=state.key, reason=reason)
+        self._emit(AttemptStarted, model=state.key, attempt=attempt.number, reason=reason)
+        self.active[attempt.number] = attempt
+        attempt.task = asyncio.ensure_future(self._attempt_loop(attempt))
+        attempt.task.add_done_callback(self._done_callback(attempt))
 
     def _done_callback(self, attempt: _Attempt) -> Callable[[asyncio.Task[AttemptResult]], None]:
         return lambda _task: self.results.put_nowait(attempt)

@@ -31,6 +31,8 @@ class BreakerSettings:
     success_threshold: int = 1
     reset_timeout_s: float = 30.0
     max_reset_timeout_s: float = 300.0
+    panic_when_all_open: bool = True
+    """When every candidate's circuit is open, still try the one closest to half-opening."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ import time
 from importlib import resources
 from pathlib import Path
 
-import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from steward.gui.bridge import Bridge, RuntimeFactory, default_factory
+from steward.gui.loop import make_loop
 from steward.gui.main_window import MainWindow
 from steward.gui.theme import apply_theme
 from steward.gui.tray import Tray, app_icon
@@ -52,8 +52,7 @@ def run(argv: list[str] | None = None, factory: RuntimeFactory | None = None) ->
     app.setApplicationName("Steward")
     app.setOrganizationName("Steward")
     app.setQuitOnLastWindowClosed(True)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = make_loop(app)
     bridge, window = build_window(factory)
     window.show()
     closed = asyncio.Event()

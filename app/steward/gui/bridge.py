@@ -95,6 +95,11 @@ class Bridge(QObject):
         self._timer.stop()
         for task in list(self._chats.values()):
             task.cancel()
+        # Background actions (server start, endpoint add, ...) must not outlive the runtime.
+        pending = [t for t in self._tasks if not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.runtime is not None:
@@ -378,8 +383,9 @@ class Bridge(QObject):
         if self.runtime is None:
             return []
         supervisor = self.runtime.supervisor
-        engine = self._snapshot.servers if self._snapshot is not None else ()
-        return server_rows(self.runtime.known, supervisor.snapshot() if supervisor else [], engine)
+        snapshot = self._snapshot
+        engine, models = (snapshot.servers, snapshot.models) if snapshot is not None else ((), ())
+        return server_rows(self.runtime.known, supervisor.snapshot() if supervisor else [], engine, models)
 
     def server_log(self, name: str, count: int = 300) -> list[str]:
         """The newest `count` log lines of managed server `name` ([] when it is not managed)."""

@@ -36,7 +36,6 @@ async def _wait(predicate: Callable[[], object], timeout: float, what: str) -> N
 
 async def capture(out: Path) -> list[Path]:
     """Run the app, chat once, and save every page; returns the files written."""
-    from PySide6.QtWidgets import QApplication
 
     from steward.gui.app import build_window
     from steward.gui.pages.chat import ChatPage
@@ -79,9 +78,7 @@ async def capture(out: Path) -> list[Path]:
         await asyncio.sleep(3.0)  # a few snapshot ticks so cards, charts and the status bar are current
         for name in window.pages:
             window.show_page(name)
-            for _ in range(5):  # let layouts settle and charts redraw
-                QApplication.processEvents()
-                await asyncio.sleep(0.3)
+            await asyncio.sleep(1.5)  # the loop keeps running Qt: layouts settle, charts redraw
             path = out / f"{name}.png"
             if not window.grab().save(str(path)):
                 raise RuntimeError(f"could not write {path}")
@@ -101,14 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="steward-screenshots-") as tmp:
         _isolate(Path(tmp))
-        import qasync
         from PySide6.QtWidgets import QApplication
 
         app = QApplication.instance() or QApplication([sys.argv[0]])
         assert isinstance(app, QApplication)
         app.setApplicationName("Steward")
-        loop = qasync.QEventLoop(app)
-        asyncio.set_event_loop(loop)
+        from steward.gui.loop import make_loop
+
+        loop = make_loop(app)
         try:
             with loop:
                 written = loop.run_until_complete(capture(out))

@@ -80,6 +80,7 @@ class _CheckedDialog(QDialog):
             label.setVisible(field in by_field)
         self.general.setText("; ".join(general))
         self.general.setVisible(bool(general))
+        self.adjustSize()  # wrapped reasons need the room; never clip them
 
     def problems_of_submit(self) -> Problems:
         raise NotImplementedError

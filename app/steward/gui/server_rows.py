@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
-from steward.engine.snapshot import ServerSnapshot
+from steward.engine.snapshot import ModelSnapshot, ServerSnapshot
 from steward.servers.discovery import KnownServer
 from steward.servers.managed import ServerStatus
 
@@ -42,9 +43,15 @@ def _port_of(url: str) -> int | None:
 
 
 def server_rows(
-    known: Sequence[KnownServer], managed: Sequence[ServerStatus], engine: Sequence[ServerSnapshot]
+    known: Sequence[KnownServer],
+    managed: Sequence[ServerStatus],
+    engine: Sequence[ServerSnapshot],
+    models: Sequence[ModelSnapshot] = (),
 ) -> list[ServerRow]:
-    """Managed servers first (also those that never got a port), then configured and discovered ones."""
+    """Managed servers first (also those that never got a port), then configured and discovered ones.
+
+    Servers Steward does not run show the models (and largest window) the engine found on them.
+    """
     seen = {s.server_id: s for s in engine}
     rows: list[ServerRow] = []
     for status in managed:
@@ -60,7 +67,7 @@ def server_rows(
                 port=status.port,
                 uptime_s=status.uptime_s,
                 restarts=status.restarts,
-                model=status.model,
+                model=PurePath(status.model).name if status.model else None,
                 ctx=status.ctx_size,
             )
         )
@@ -76,7 +83,9 @@ def server_rows(
         else:
             state, detail = backend.state, backend.detail
         found = server.discovered
-        models = found.models if found is not None else ()
+        mine = [m for m in models if m.server_id == server.id]
+        model_names = [m.model for m in mine] or list(found.models if found is not None else ())
+        windows = [m.window for m in mine if m.window]
         rows.append(
             ServerRow(
                 name=server.id,
@@ -86,7 +95,8 @@ def server_rows(
                 status=state,
                 detail=detail,
                 port=found.port if found is not None else _port_of(server.base_url),
-                model=", ".join(models) or None,
+                model=", ".join(model_names) or None,
+                ctx=max(windows) if windows else None,
             )
         )
     return rows

@@ -10,10 +10,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -52,11 +52,13 @@ class FieldEditor(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.error_label.hide()
-        layout = QVBoxLayout(self)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.widget)
-        layout.addWidget(self.error_label)
+        layout.setSpacing(10)
+        layout.addWidget(self.widget, 0 if spec.kind in ("int", "float", "bool", "choice") else 1)
+        layout.addWidget(self.error_label, 1)
+        if spec.kind in ("int", "float", "bool", "choice"):
+            layout.addStretch(0)
 
     @property
     def editable(self) -> bool:

@@ -50,6 +50,8 @@ class SessionsPanel(QWidget):
         self.list.setEditTriggers(
             QListWidget.EditTrigger.DoubleClicked | QListWidget.EditTrigger.EditKeyPressed
         )
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.itemClicked.connect(self._clicked)
         self.list.itemChanged.connect(self._edited)
         self.new_button = QPushButton("New")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -118,6 +118,7 @@ class DashboardPage(QWidget):
         self.cards_widget.setObjectName("cardsArea")
         self.grid = QGridLayout(self.cards_widget)
         self.grid.setSpacing(8)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.empty = QLabel(
             "No models yet: Steward is starting servers or none were found. See the Servers page."
         )

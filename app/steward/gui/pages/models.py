@@ -124,6 +124,8 @@ class FallbackChainList(QListWidget):
         self.setObjectName("fallbackChain")
         self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self._on_change = on_change
         self._filling = False
         self.model().rowsMoved.connect(self._changed)
@@ -140,6 +142,7 @@ class FallbackChainList(QListWidget):
             item = QListWidgetItem(key)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
             item.setCheckState(Qt.CheckState.Checked if key in chain else Qt.CheckState.Unchecked)
+            item.setToolTip(key)
             self.addItem(item)
         self._filling = False
 

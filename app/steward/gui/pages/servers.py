@@ -222,18 +222,18 @@ class ServersPage(QWidget):
     def _selection_changed(self) -> None:
         row = self.selected()
         name = row.name if row is not None and row.managed else None
+        if name is None:
+            self.log_title.setText(
+                "Log: select a managed server to follow its output."
+                if row is None
+                else f"{row.name} is not run by Steward: its log is not available here."
+            )
+        else:
+            self.log_title.setText(f"Log of {name} (newest {LOG_LINES} lines, live)")
         if name != self._log_name:
             self._log_name = name
             self._log_last = []
             self.log.clear()
-            if name is None:
-                self.log_title.setText(
-                    "Log: select a managed server to follow its output."
-                    if row is None
-                    else f"{row.name} is not run by Steward: its log is not available here."
-                )
-            else:
-                self.log_title.setText(f"Log of {name} (newest {LOG_LINES} lines, live)")
             self.refresh_log()
         self._update_buttons()
 

@@ -53,6 +53,7 @@ class SettingsPage(QWidget):
         self.nav = QListWidget()
         self.nav.setObjectName("settingsNav")
         self.nav.setFixedWidth(190)
+        self.nav.setStyleSheet("QListWidget#settingsNav::item { padding: 5px 8px; }")
         self.stack = QStackedWidget()
         for group in self.groups:
             self.nav.addItem(group.title)
