@@ -103,7 +103,11 @@ async def test_refused_primary_falls_back(proxy: FaultProxy, llama_large: LlamaS
 async def test_hung_primary_times_out_then_its_open_circuit_is_skipped(
     proxy: FaultProxy, llama_large: LlamaServer
 ) -> None:
-    fast = replace(SETTINGS, timeouts=replace(SETTINGS.timeouts, first_token_s=2.0))
+    fast = replace(
+        SETTINGS,
+        timeouts=replace(SETTINGS.timeouts, first_token_s=2.0),
+        breaker=replace(SETTINGS.breaker, reset_timeout_s=60.0, max_reset_timeout_s=60.0),  # stays open here
+    )
     engine = await build(proxy.url, llama_large.url, fast)
     proxy.set_fault(Timeout())
     loop = asyncio.get_running_loop()

@@ -113,7 +113,7 @@ class _StreamState:
 class _NoResponse(Exception):
     """The server closed the connection before any response byte (a stale keep-alive socket)."""
 
-    def __init__(self, error: httpx.RemoteProtocolError) -> None:
+    def __init__(self, error: httpx.TransportError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -212,10 +212,12 @@ class OpenAICompatBackend:
                     raise self._http.transport_error(stale.error) from stale.error
 
     async def _stream_once(self, body: Mapping[str, object]) -> AsyncGenerator[StreamChunk, None]:
+        answered = False
         try:
             async with self._http.client.stream(
                 "POST", "/v1/chat/completions", json=body, headers=_SSE_HEADERS
             ) as response:
+                answered = True
                 if response.status_code >= 400:
                     raise await self._http.status_error(response)
                 if "text/event-stream" not in response.headers.get("content-type", ""):
@@ -231,8 +233,8 @@ class OpenAICompatBackend:
                 async with aclosing(self._sse_chunks(text)) as chunks:
                     async for chunk in chunks:
                         yield chunk
-        except httpx.RemoteProtocolError as exc:
-            if "without sending a response" in str(exc):
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if not answered:  # dropped before any response: a stale pooled socket (or a dead server)
                 raise _NoResponse(exc) from exc
             raise self._http.transport_error(exc) from exc
         except httpx.HTTPError as exc:
