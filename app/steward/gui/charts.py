@@ -41,6 +41,9 @@ class LiveChart(pg.PlotWidget):
         super().__init__(parent=parent, axisItems={"bottom": pg.DateAxisItem()})
         self.setBackground(None)
         self.showGrid(x=True, y=True, alpha=0.2)
+        # Latencies and rates are never negative; and "seconds (x0.001)" reads worse than 0.16 s.
+        self.setLimits(yMin=0)
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.setLabel("left", y_label)
         self.addLegend(offset=(10, 10))
         self.getPlotItem().setClipToView(True)
@@ -63,7 +66,14 @@ class LiveChart(pg.PlotWidget):
             ring.size = ring.start = 0
 
     def redraw(self, now: float) -> None:
+        top = 0.0
+        start = now - self.range_s
         for key, ring in self.series.items():
             x, y = ring.view()
             self.curves[key].setData(x, y)
-        self.setXRange(now - self.range_s, now, padding=0.01)
+            visible = y[x >= start]
+            if visible.size:
+                top = max(top, float(np.nanmax(visible)))
+        self.setXRange(start, now, padding=0.01)
+        # y from 0: a latency of 0.16 s must not look like a cliff because the axis starts at 0.15
+        self.setYRange(0.0, top * 1.15 if top > 0 else 1.0, padding=0)
