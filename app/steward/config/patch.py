@@ -52,7 +52,7 @@ def parse_path(path: str) -> list[Token]:
     current: Any = Settings
     pos = 0
     while True:
-        current = _strip(current)
+        current = strip_annotation(current)
         origin = get_origin(current)
         at_end = pos == len(path)
         if isinstance(current, type) and issubclass(current, BaseModel):
@@ -90,7 +90,7 @@ def parse_path(path: str) -> list[Token]:
             raise _PathError(f"{_show(tokens)} is a single value, not a group")
 
 
-def _strip(annotation: Any) -> Any:
+def strip_annotation(annotation: Any) -> Any:
     """Drop `Annotated[...]` and `X | None` wrappers to find the structural type."""
     while True:
         origin = get_origin(annotation)
@@ -134,7 +134,7 @@ def _is_free_table_entry(tokens: list[Token]) -> bool:
     """True when the last token is a key of a dict field (not a model field)."""
     current: Any = Settings
     for token in tokens:
-        current = _strip(current)
+        current = strip_annotation(current)
         if isinstance(token, int):
             current = get_args(current)[0]
         elif isinstance(current, type) and issubclass(current, BaseModel):

@@ -3,6 +3,8 @@ with setData; clip-to-view and peak downsampling as pyqtgraph recommends)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -51,6 +53,8 @@ class LiveChart(pg.PlotWidget):
         self.series: dict[str, Ring] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.range_s = 300.0
+        self._dirty: set[str] = set()
+        self._x_view: tuple[float, float] | None = None
 
     def add_point(self, key: str, x: float, y: float) -> None:
         if key not in self.series:
@@ -60,20 +64,32 @@ class LiveChart(pg.PlotWidget):
                 [], [], name=key, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, symbolBrush=colour
             )
         self.series[key].append(x, y)
+        self._dirty.add(key)
 
     def clear_points(self) -> None:
         for ring in self.series.values():
             ring.size = ring.start = 0
+        self._dirty.update(self.series)
 
     def redraw(self, now: float) -> None:
-        top = 0.0
-        start = now - self.range_s
-        for key, ring in self.series.items():
-            x, y = ring.view()
+        """Push new points and scroll. Only changed curves get setData, and the x range moves in
+        steps of 1% of its width: each x-range change makes pyqtgraph re-clip EVERY curve, which
+        with dozens of models at 2 Hz blocked the GUI for tens of ms per redraw."""
+        for key in self._dirty:
+            x, y = self.series[key].view()
             self.curves[key].setData(x, y)
+        self._dirty.clear()
+        step = self.range_s / 100
+        right = math.ceil(now / step) * step
+        start = right - self.range_s
+        top = 0.0
+        for ring in self.series.values():
+            x, y = ring.view()
             visible = y[x >= start]
             if visible.size:
                 top = max(top, float(np.nanmax(visible)))
-        self.setXRange(start, now, padding=0.01)
+        if (start, right) != self._x_view:
+            self._x_view = (start, right)
+            self.setXRange(start, right, padding=0.01)
         # y from 0: a latency of 0.16 s must not look like a cliff because the axis starts at 0.15
         self.setYRange(0.0, top * 1.15 if top > 0 else 1.0, padding=0)

@@ -9,16 +9,16 @@ The page builds widgets from these specs, so a field added to `Settings` shows u
 from __future__ import annotations
 
 import enum
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from steward.config import Settings
+from steward.config.patch import strip_annotation
 
 Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "readonly"]
 
@@ -228,22 +228,8 @@ class GroupSpec:
         return any(path == r or path.startswith((r + ".", r + "[")) for r in self.roots)
 
 
-def _strip(annotation: Any) -> Any:
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            if len(args) != 1:
-                return annotation
-            annotation = args[0]
-        else:
-            return annotation
-
-
 def _kind(annotation: Any) -> tuple[Kind, tuple[str, ...]]:
-    plain = _strip(annotation)
+    plain = strip_annotation(annotation)
     origin = get_origin(plain)
     if plain is bool:
         return "bool", ()
@@ -257,7 +243,7 @@ def _kind(annotation: Any) -> tuple[Kind, tuple[str, ...]]:
         return "choice", tuple(str(a) for a in get_args(plain))
     if plain is str:
         return "text", ()
-    if origin is list and _strip(get_args(plain)[0]) is int:
+    if origin is list and strip_annotation(get_args(plain)[0]) is int:
         return "int_list", ()
     return "readonly", ()
 
@@ -325,7 +311,7 @@ def _field(path: str, info: FieldInfo) -> FieldSpec:
 
 def _fields_of(root: str) -> list[FieldSpec]:
     info = Settings.model_fields[root]
-    model = _strip(info.annotation)
+    model = strip_annotation(info.annotation)
     if isinstance(model, type) and issubclass(model, BaseModel):
         return [_field(f"{root}.{name}", sub) for name, sub in model.model_fields.items()]
     return [_field(root, info)]
