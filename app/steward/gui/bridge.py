@@ -69,6 +69,10 @@ class Bridge(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(snapshot_interval_ms)
         self._timer.timeout.connect(self.refresh_snapshot)
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(100)
+        self._soon.timeout.connect(self.refresh_snapshot)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -160,7 +164,12 @@ class Bridge(QObject):
         finally:
             self._chats.pop(rid, None)
             self.chat_finished.emit(rid)
-            self.refresh_snapshot()
+            self.request_snapshot()
+
+    def request_snapshot(self) -> None:
+        """A fresh snapshot soon: coalesced, so many chats finishing at once cost one refresh."""
+        if not self._soon.isActive():
+            self._soon.start()
 
     def stop_chat(self, rid: str) -> None:
         task = self._chats.get(rid)

@@ -60,9 +60,9 @@ class LiveChart(pg.PlotWidget):
         if key not in self.series:
             self.series[key] = Ring()
             colour = PALETTE[len(self.curves) % len(PALETTE)]
-            self.curves[key] = self.plot(
-                [], [], name=key, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, symbolBrush=colour
-            )
+            # Point symbols help read a few sparse series; with many they cost most of the paint time.
+            symbols = {"symbol": "o", "symbolSize": 5, "symbolBrush": colour} if len(self.curves) < 8 else {}
+            self.curves[key] = self.plot([], [], name=key, pen=pg.mkPen(colour, width=2), **symbols)
         self.series[key].append(x, y)
         self._dirty.add(key)
 
