@@ -14,6 +14,7 @@ import pytest
 
 from steward.backends.factory import make_backend
 from steward.engine.context import ContextManager
+from steward.engine.context.counting import ANCHOR, TAIL
 from steward.engine.core import Engine
 from steward.engine.settings import ContextPolicy, ContextSettings, EngineSettings
 from steward.engine.types import ChatMessage, GenerationParams, ModelInfo
@@ -71,7 +72,7 @@ async def test_fit_200_messages_p50_under_5ms(backend_type: type[FakeBackend], g
 
 @pytest.mark.bench
 async def test_fit_200_messages_against_real_llama_server(llama_large: LlamaServer) -> None:
-    """Exact counts from the REAL llama-server: a new turn costs two small /apply-template+/tokenize pairs."""
+    """Exact counts from the REAL llama-server: a new turn costs one /apply-template + /tokenize pair."""
     manager = ContextManager(ContextSettings())
     engine = Engine(EngineSettings(), fitter=manager)
     engine.add_backend(
@@ -90,16 +91,25 @@ async def test_fit_200_messages_against_real_llama_server(llama_large: LlamaServ
             ChatMessage("assistant", f"answer {run}"),
             ChatMessage("user", f"q {run}?"),
         ]
+        before = manager.counter.server_counts
         start = time.perf_counter()
         fit = await manager.fit(state, messages, PARAMS, ContextPolicy.SLIDING_WINDOW, f"g{run}")
         grown.append((time.perf_counter() - start) * 1000)
+        assert manager.counter.server_counts == before + 1  # both new messages in one round trip
         start = time.perf_counter()
         await manager.fit(state, messages, PARAMS, ContextPolicy.SLIDING_WINDOW, f"s{run}")
         same.append((time.perf_counter() - start) * 1000)
         assert fit.exact
+    round_trips = []
+    for run in range(40):  # what one count of a new turn costs at the server, for comparison
+        turn = [ANCHOR, ChatMessage("assistant", f"answer {run}"), ChatMessage("user", f"q {run}?"), TAIL]
+        start = time.perf_counter()
+        await state.backend.count_tokens(state.ref.model, turn)
+        round_trips.append((time.perf_counter() - start) * 1000)
     await engine.aclose()
     print(
         f"\nreal llama-server, 200 messages: first count {first_ms:.0f} ms; after: unchanged p50"
         f" {statistics.median(same):.2f} ms, grew one turn p50 {statistics.median(grown):.2f} ms"
+        f" (one /apply-template + /tokenize round trip p50 {statistics.median(round_trips):.2f} ms)"
     )
     assert statistics.median(same) < 5.0

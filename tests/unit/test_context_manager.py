@@ -259,12 +259,11 @@ async def test_exact_counts_only_count_new_messages(fake_clock: FakeClock) -> No
     longer = (*messages, ChatMessage("assistant", "Three."), ChatMessage("user", "Four?"))
     second = await manager.fit(state, longer, PARAMS, ContextPolicy.SLIDING_WINDOW, "r2")
     assert second.expected_prompt_tokens == fake_count(longer)
-    assert backend.count_calls[24:] == [
-        (ANCHOR, ChatMessage("assistant", "Three."), TAIL),
-        (ANCHOR, ChatMessage("user", "Four?"), TAIL),
+    assert backend.count_calls[24:] == [  # the new turn: one count for both new messages
+        (ANCHOR, ChatMessage("assistant", "Three."), ChatMessage("user", "Four?"), TAIL),
     ]
     await manager.fit(state, longer, PARAMS, ContextPolicy.SLIDING_WINDOW, "r3")
-    assert len(backend.count_calls) == 26  # nothing new, nothing counted
+    assert len(backend.count_calls) == 25  # nothing new, nothing counted
     assert manager.meter(state, longer) == (fake_count(longer), 100_000)
 
 

@@ -7,9 +7,20 @@ special tokens, so this sum is exact for them.
 Exact (llama.cpp `/apply-template` + `/tokenize`):
 `cost(m) = count([ANCHOR, m, TAIL]) − count([ANCHOR, TAIL])`. `m` is never last, because templates
 render a trailing assistant message as a prefill (no end token, no generation prompt). Costs are
-cached per message (the frozen `ChatMessage` is the key: its hash covers role and content), so a
-new turn costs one small count per new message. The frame is measured once per model and per
-"starts with a system message or not" from one whole-conversation count.
+cached per message (the frozen `ChatMessage` is the key: its hash covers role and content). The
+frame is measured once per model and per "starts with a system message or not" from one
+whole-conversation count.
+
+A new turn usually brings 2..BATCH_MAX new messages at the end of an already counted conversation
+(the previous answer and the new question). They are counted in ONE round trip:
+`count([ANCHOR, m1, …, mk, TAIL]) − count([ANCHOR, TAIL])` is the exact sum of their costs, which
+is then shared out in proportion to the estimator's guess for each (`split`). So the conversation's total stays exact; only how that sum divides between the
+messages counted together is approximate, which matters only for a subset that keeps some of them
+and drops others (off by a few tokens, well inside the truncation tolerance of an exact count).
+Policies keep the newest messages, so that rarely happens. A single new message, more than
+BATCH_MAX of them, new messages that are not all at the end, or a conversation seen for the first
+time are counted one message at a time (in parallel) and exactly, as the policies may drop any of
+those and need their own costs.
 
 Estimated (everyone else): `ceil(chars / chars_per_token) + per_message`, with `chars_per_token`
 starting at 4 and following an EWMA of what the server reports in `usage.prompt_tokens`.
@@ -29,6 +40,20 @@ from steward.engine.types import ChatMessage
 ANCHOR = ChatMessage("system", "x")
 TAIL = ChatMessage("user", "x")
 CACHE_LIMIT = 8192  # cached message costs per model (oldest evicted first)
+BATCH_MAX = 8  # up to this many new messages share one count; more are counted one by one
+
+
+def split(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` shared out in proportion to `weights` (largest remainder): whole shares summing to `total`."""
+    if total <= 0 or not weights:
+        return [0] * len(weights)
+    positive = [max(1, w) for w in weights]
+    whole = sum(positive)
+    shares = [total * w // whole for w in positive]
+    remainders = sorted(range(len(positive)), key=lambda i: (-(total * positive[i] % whole), i))
+    for i in remainders[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
 @dataclass(frozen=True)
@@ -124,7 +149,8 @@ class TokenCounter:
         entry = self._of(state)
         est = entry.estimator
         if entry.exact_supported:
-            costs = tuple(entry.costs.get(m) or est.message(m) for m in messages)
+            cached = [entry.costs.get(m) for m in messages]
+            costs = tuple(est.message(m) if c is None else c for m, c in zip(messages, cached, strict=True))
             first_system = bool(messages) and messages[0].role == "system"
             frame = entry.frames.get(first_system, est.frame)
             exact = all(m in entry.costs for m in messages) and first_system in entry.frames
@@ -153,17 +179,20 @@ class TokenCounter:
                 entry.exact_supported = False
                 return None
             entry.anchor = anchor
-        anchor_tokens = entry.anchor
         known = {m: entry.costs[m] for m in messages if m in entry.costs}
         missing = list(dict.fromkeys(m for m in messages if m not in known))
-        if missing:
-            counted = await asyncio.gather(*(self._server_count(state, [ANCHOR, m, TAIL]) for m in missing))
-            for message, tokens in zip(missing, counted, strict=True):
-                if tokens is None:
-                    entry.exact_supported = False
-                    return None
-                known[message] = max(0, tokens - anchor_tokens)
-                entry.remember(message, known[message])
+        newest = len(messages)
+        while newest > 0 and messages[newest - 1] not in known:
+            newest -= 1
+        grew = newest > 0 and all(m in known for m in messages[:newest])  # the new ones are the newest
+        batch = grew and 2 <= len(missing) <= BATCH_MAX
+        counted = await self._count_new(state, entry.estimator, entry.anchor, missing, batch)
+        if counted is None:
+            entry.exact_supported = False
+            return None
+        for message, cost in zip(missing, counted, strict=True):
+            known[message] = cost
+            entry.remember(message, cost)
         costs = tuple(known[m] for m in messages)
         first_system = bool(messages) and messages[0].role == "system"
         if first_system not in entry.frames and messages:
@@ -174,3 +203,22 @@ class TokenCounter:
             entry.frames[first_system] = whole - sum(costs)
         entry.exact_supported = True
         return Counts(costs, entry.frames.get(first_system, 0), True)
+
+    async def _count_new(
+        self,
+        state: ModelState,
+        estimator: Estimator,
+        anchor: int,
+        missing: Sequence[ChatMessage],
+        batch: bool,
+    ) -> list[int] | None:
+        """Costs of `missing` (none cached yet): one round trip for all if `batch`, else one each."""
+        if batch:
+            tokens = await self._server_count(state, [ANCHOR, *missing, TAIL])
+            if tokens is None:
+                return None
+            return split(max(0, tokens - anchor), [estimator.message(m) for m in missing])
+        counted = await asyncio.gather(*(self._server_count(state, [ANCHOR, m, TAIL]) for m in missing))
+        if any(tokens is None for tokens in counted):
+            return None
+        return [max(0, tokens - anchor) for tokens in counted if tokens is not None]
