@@ -108,6 +108,20 @@ async def test_describe_without_a_loaded_model_is_model_not_found() -> None:
     assert info.value.kind is FailureKind.MODEL_NOT_FOUND
 
 
+async def test_count_tokens_uses_the_one_call_endpoint_when_the_build_has_it() -> None:
+    seen: list[str] = []
+
+    def counted(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        assert json.loads(request.content) == {"messages": [{"role": "user", "content": "hi"}]}
+        return httpx.Response(200, json={"input_tokens": 31, "object": "response.input_tokens"})
+
+    b = backend({"/v1/chat/completions/input_tokens": counted})
+    assert await b.count_tokens(MODEL, MSGS) == 31
+    assert await b.count_tokens(MODEL, MSGS) == 31
+    assert seen == ["/v1/chat/completions/input_tokens"] * 2, "one request per count, no template round trip"
+
+
 async def test_count_tokens_renders_the_template_then_tokenizes_with_special_tokens() -> None:
     bodies: dict[str, object] = {}
 
