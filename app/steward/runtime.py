@@ -16,7 +16,7 @@ from steward.backends.factory import make_backend
 from steward.config import SecretStore, Settings, SettingsFile, engine_settings
 from steward.config.app_groups import EndpointConfig, ServerProfileConfig
 from steward.config.engine_groups import TimeoutsConfig
-from steward.engine.clock import SystemClock
+from steward.engine.clock import SystemClock, wall_time
 from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
@@ -29,7 +29,7 @@ from steward.history import QuarantinePersister, enforce_retention_forever, rest
 from steward.recorder import Recorder
 from steward.servers.defaults import embedded_plan
 from steward.servers.discovery import DiscoveredServer, KnownServer, discover, merge_servers
-from steward.servers.events import ServerAppeared
+from steward.servers.events import ServerAppeared, ServerDisappeared
 from steward.servers.managed import ServerStatus
 from steward.servers.profiles import ProfileError, profile_from_config
 from steward.servers.supervisor import Supervisor
@@ -117,6 +117,8 @@ class Runtime:
             )
         if opts.health_monitor:
             runtime._tasks.append(asyncio.ensure_future(engine.run_health_monitor()))
+        if opts.discover and opts.health_monitor:  # long-lived runtimes (the app) keep looking
+            runtime._tasks.append(asyncio.ensure_future(runtime.rediscover_forever()))
         for warning in runtime.warnings:
             log.warning("%s", warning)
         return runtime
@@ -196,13 +198,14 @@ class Runtime:
         )
         self.engine.add_backend(backend)
 
-    async def on_server_appeared(self, event: ServerAppeared) -> None:
-        """A server showed up on a probed port: route to it too."""
-        server_id = f"{event.kind}-{event.port}"
-        if any(b.server_id == server_id for b in self.engine.backends()):
-            return
-        self._add_backend(event.kind, server_id, event.base_url, None)
-        await self.engine.refresh_models()
+    async def rediscover_forever(self) -> None:
+        """Re-scan the discovery ports at the configured interval (servers come and go)."""
+        while True:
+            await asyncio.sleep(self.settings.discovery.interval_s)
+            try:
+                await self.rediscover()
+            except Exception:  # discovery must never take the app down
+                log.exception("periodic discovery failed")
 
     def chat(self, request: ChatRequest) -> object:
         """Same as `engine.chat` (kept here so every front end starts from the runtime)."""
@@ -251,18 +254,36 @@ class Runtime:
     async def rediscover(self) -> list[DiscoveredServer]:
         """Probe the discovery ports again; new servers are routed to, the `known` list refreshed."""
         d = self.settings.discovery
+        before = {s.base_url: s for s in self.discovered}
         self.discovered = await discover(d.ports, timeout_s=d.timeout_s)
+        after = {s.base_url: s for s in self.discovered}
+        now = wall_time()
+        for url, gone in before.items():
+            if url not in after:
+                self.engine.publish(ServerDisappeared(now, None, url, gone.kind, gone.port))
+        for url, new in after.items():
+            if url not in before:
+                self.engine.publish(
+                    ServerAppeared(now, None, url, new.kind, new.port, new.version, new.models)
+                )
         configured = {k.id: k.api_key for k in self.known if k.source == "configured"}
         managed = self.supervisor.endpoints() if self.supervisor else []
         self.known = merge_servers(self.discovered, self.settings.endpoints, configured.get, managed=managed)
         have = {b.server_id for b in self.engine.backends()}
         for server in [k for k in self.known if k.enabled and k.id not in have]:
             self.warnings += await self._route_to(server.kind, server.id, server.base_url, server.api_key)
+        with_models = {m.ref.server_id for m in self.engine.models()}
+        for server_id in have - with_models:  # found while still loading: try its models again
+            await self._register_models(server_id)
         return self.discovered
 
     async def _route_to(self, kind: str, server_id: str, base_url: str, api_key: str | None) -> list[str]:
         """Add a backend and register ITS models only (other servers are not asked again)."""
         self._add_backend(kind, server_id, base_url, api_key)
+        return await self._register_models(server_id)
+
+    async def _register_models(self, server_id: str) -> list[str]:
+        """Ask one server for its models and register them (a loading server answers later)."""
         backend = next(b for b in self.engine.backends() if b.server_id == server_id)
         problems: list[str] = []
         try:

@@ -4,8 +4,9 @@ events land in the audit trail, capabilities come from the catalog."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from tests.support.llama import LlamaServer
+from tests.support.llama import LlamaServer, make_llama_server
 
 from steward.config import Settings
 from steward.runtime import Runtime, RuntimeOptions
@@ -65,3 +66,37 @@ async def test_catalog_capabilities_tag_a_model_the_catalog_knows(llama_small: L
     snap = runtime.engine.snapshot().model(MODEL)
     assert snap is not None and "fast" in snap.capabilities
     await runtime.stop()
+
+
+async def test_a_server_started_later_is_discovered_and_routed_to(llama_logs: Path) -> None:
+    server = make_llama_server(llama_logs, ctx=1024)  # not started yet
+    settings = Settings.model_validate(
+        {
+            "embedded": {"enabled": False},
+            "discovery": {"ports": [server.port], "interval_s": 0.3, "timeout_s": 1.0},
+        }
+    )
+    runtime = await Runtime.start(RuntimeOptions(settings=settings, store=False))
+    seen: list[str] = []
+    runtime.subscribe(lambda e: seen.append(e.type))
+    try:
+        assert runtime.engine.models() == []
+        await asyncio.to_thread(server.start)
+        for _ in range(100):
+            if runtime.engine.models():
+                break
+            await asyncio.sleep(0.1)
+        assert [m.ref.server_id for m in runtime.engine.models()] == [f"llamacpp-{server.port}"], (
+            seen,
+            runtime.discovered,
+        )
+        assert "ServerAppeared" in seen
+        server.stop()
+        for _ in range(100):
+            if "ServerDisappeared" in seen:
+                break
+            await asyncio.sleep(0.1)
+        assert "ServerDisappeared" in seen
+    finally:
+        server.stop()
+        await runtime.stop()
