@@ -25,11 +25,14 @@ def steward(*args: str, env_dirs: Path, timeout: float = 120) -> subprocess.Comp
     )
 
 
-def llama_pids() -> set[int]:
+def llama_pids(data_dir: Path) -> set[int]:
+    """llama-server processes started by a steward run with this data dir (children inherit its env),
+    so servers of other tests running meanwhile do not count."""
     pids = set()
     for proc in psutil.process_iter(["name", "cmdline"]):
         try:
-            if "llama-server" in " ".join(proc.info["cmdline"] or []):
+            is_llama = "llama-server" in " ".join(proc.info["cmdline"] or [])
+            if is_llama and proc.environ().get("STEWARD_DATA_DIR") == str(data_dir):
                 pids.add(proc.pid)
         except psutil.Error:
             continue
@@ -62,7 +65,7 @@ def test_config_validate_reports_a_corrupt_file_and_keeps_a_backup(tmp_path: Pat
 
 
 def test_headless_chat_on_an_empty_config_runs_the_embedded_servers_and_stops_them(tmp_path: Path) -> None:
-    before = llama_pids()
+    data_dir = tmp_path / "data"
     for run in range(2):  # the second run must find nothing stale and work the same
         done = steward(
             "chat", "What is the capital of France?", "--max-tokens", "16", "--json", env_dirs=tmp_path
@@ -72,7 +75,7 @@ def test_headless_chat_on_an_empty_config_runs_the_embedded_servers_and_stops_th
         completed = [e for e in events if e["type"] == "Completed"]
         assert completed and completed[0]["model"].startswith("embedded-"), f"run {run}: {events[-1]}"
         assert completed[0]["text"].strip()
-        assert llama_pids() - before == set(), f"run {run} left llama-server processes behind"
+        assert llama_pids(data_dir) == set(), f"run {run} left llama-server processes behind"
     assert list((tmp_path / "data" / "run").glob("*.json")) == [], "pid records are removed on a clean exit"
 
 
