@@ -45,6 +45,9 @@ def test_prompt_streams_an_answer_with_its_badge(
     assert message.badge.isVisible() and message.badge.text().startswith("▸ answered by small/")
     qtbot.mouseClick(message.badge, Qt.MouseButton.LeftButton)
     assert message.chain_label.isVisible() and "answered in" in message.chain_label.text()
+    dashboard = h.window.pages["dashboard"]
+    assert isinstance(dashboard, DashboardPage) and message.model is not None
+    assert list(dashboard.cards[message.model].outcomes) == [True], "the success sparkline got one green bar"
 
 
 def test_stopped_primary_shows_the_failed_attempt_and_the_fallback_answer(

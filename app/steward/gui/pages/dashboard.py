@@ -6,6 +6,7 @@ created once, and hidden charts are not redrawn."""
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -20,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from steward.engine.events import Completed, EngineEvent, HealthChanged
+from steward.engine.events import AttemptFailed, Completed, EngineEvent, HealthChanged
+from steward.engine.failures import policy_for
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
 from steward.gui.charts import LiveChart
@@ -38,6 +40,9 @@ Sample = tuple[str, float, float | None, float | None, float | None]  # model, t
 def _set(label: QLabel, text: str) -> None:
     if label.text() != text:
         label.setText(text)
+
+
+SPARKLINE_LENGTH = 30
 
 
 class ModelCard(QFrame):
@@ -58,13 +63,26 @@ class ModelCard(QFrame):
         self.circuit = QLabel()
         self.latency = QLabel()
         self.extra = QLabel()
+        self.sparkline = QLabel()
+        self.sparkline.setObjectName("cardSparkline")
+        self.sparkline.setToolTip("recent attempts, oldest first: green answered, red failed")
         for label in (self.circuit, self.latency, self.extra):
             label.setObjectName("cardDetail")
         layout = QVBoxLayout(self)
         layout.setSpacing(2)
-        for widget in (self.title, self.status, self.circuit, self.latency, self.extra):
+        for widget in (self.title, self.status, self.circuit, self.latency, self.extra, self.sparkline):
             layout.addWidget(widget)
         self._health = ""
+        self.outcomes: deque[bool] = deque(maxlen=SPARKLINE_LENGTH)
+
+    def add_outcome(self, ok: bool) -> None:
+        """One more attempt for the success sparkline (answered or failed)."""
+        self.outcomes.append(ok)
+        bars = "".join(
+            f"<span style='color:{health_colour('healthy' if good else 'unhealthy')}'>▮</span>"
+            for good in self.outcomes
+        )
+        _set(self.sparkline, f"<span style='letter-spacing:1px'>{bars}</span>")
 
     def update_from(self, m: ModelSnapshot) -> None:
         colour = health_colour(m.health)
@@ -212,6 +230,10 @@ class DashboardPage(QWidget):
     # --- live ------------------------------------------------------------------------------
 
     def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, Completed | AttemptFailed) and event.model in self.cards:
+            counted = not isinstance(event, AttemptFailed) or policy_for(event.kind).counts_for_breaker
+            if counted:
+                self.cards[event.model].add_outcome(isinstance(event, Completed))
         if isinstance(event, Completed):
             tps = event.timings.predicted_per_second if event.timings else None
             self.samples.append((event.model, event.ts, event.ttft_s, event.total_s, tps))
