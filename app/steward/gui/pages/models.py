@@ -178,8 +178,12 @@ class ModelsPage(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # The model name takes what is left (elided, full name in its tooltip), so every column,
+        # capabilities included, stays visible without sideways scrolling.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
         self.quarantine_button = QPushButton("Quarantine…")
         self.release_button = QPushButton("Release")
         self.reset_button = QPushButton("Reset health")
@@ -311,6 +315,8 @@ class ModelsPage(QWidget):
                     item = QTableWidgetItem()
                     self.table.setItem(row, col, item)
                 item.setText(text)
+                if col == 0:
+                    item.setToolTip(model.key)
                 if col == 2:
                     item.setForeground(QColor(health_colour(model.health)))
                     item.setToolTip(model.health_reason)
