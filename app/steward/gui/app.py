@@ -7,7 +7,6 @@ import logging
 import sys
 import time
 from importlib import resources
-from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -37,6 +36,9 @@ def build_window(factory: RuntimeFactory | None = None, theme: str = "system") -
         apply_theme(app, theme)
         app.setStyleSheet(stylesheet())
         app.setWindowIcon(app_icon())
+        app.setDesktopFileName(
+            "io.github.steward.Steward"
+        )  # matches the installed .desktop entry (Wayland docks)
     bridge = Bridge(factory or default_factory())
     window = MainWindow(bridge)
     window.tray = Tray(bridge, window)  # type: ignore[attr-defined]
@@ -76,9 +78,7 @@ def run(argv: list[str] | None = None, factory: RuntimeFactory | None = None) ->
 
 
 def _self_test(window: MainWindow, closed: asyncio.Event) -> None:
-    """Render every page to an image (proves the Qt plugins and resources are present)."""
-    out = Path.cwd() / "steward-self-test"
-    out.mkdir(exist_ok=True)
+    """Render every page in memory (proves the Qt plugins and resources are present); writes nothing."""
     for index, name in enumerate(window.pages):
         window.show_page(index)
         QApplication.processEvents()
