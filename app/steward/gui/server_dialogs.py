@@ -27,10 +27,12 @@ Problems = list[tuple[str, str]]
 
 
 class _CheckedDialog(QDialog):
-    """A form whose rows each have an inline error line; `submit()` asks the bridge."""
+    """A form whose rows each have an inline error line; OK runs `check` and closes only when it
+    finds no problems (each dialog passes its own check, which asks the bridge)."""
 
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, check: Callable[[], Problems], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._check = check
         self.setWindowTitle(title)
         self.setMinimumWidth(520)
         self.form = QFormLayout()
@@ -82,11 +84,8 @@ class _CheckedDialog(QDialog):
         self.general.setVisible(bool(general))
         self.adjustSize()  # wrapped reasons need the room; never clip them
 
-    def problems_of_submit(self) -> Problems:
-        raise NotImplementedError
-
     def submit(self) -> None:
-        problems = self.problems_of_submit()
+        problems = self._check()
         self.show_problems(problems)
         if not problems:
             self.accept()
@@ -96,7 +95,7 @@ class AddEndpointDialog(_CheckedDialog):
     """A remote or local server by URL; the API key is stored in the OS keyring, not the settings."""
 
     def __init__(self, add: Callable[[str, str, str, str], Problems], parent: QWidget | None = None) -> None:
-        super().__init__("Add endpoint", parent)
+        super().__init__("Add endpoint", self.problems_of_submit, parent)
         self._add = add
         self.id_edit = QLineEdit()
         self.id_edit.setPlaceholderText("e.g. lmstudio (letters, digits, . _ -)")
@@ -135,7 +134,7 @@ class AddManagedDialog(_CheckedDialog):
     """A llama-server process Steward starts, watches and restarts, serving one GGUF file."""
 
     def __init__(self, add: Callable[[dict[str, object]], Problems], parent: QWidget | None = None) -> None:
-        super().__init__("Add managed llama-server", parent)
+        super().__init__("Add managed llama-server", self.problems_of_submit, parent)
         self._add = add
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. qwen-coder (letters, digits, . _ -)")
