@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from steward.engine.events import EngineEvent, Token
 from steward.gui.bridge import Bridge
+from steward.gui.tables import read_only_table
 from steward.store import EventRecord
 
 MAX_ROWS = 5000
@@ -77,17 +77,11 @@ class EventsPage(QWidget):
         top.addWidget(self.filter, 1)
         top.addWidget(self.follow)
         top.addWidget(self.export_button)
-        self.table = QTableWidget(0, 4)
-        self.table.setObjectName("eventsTable")
-        self.table.setHorizontalHeaderLabels(["Time", "Model", "Kind", "Detail"])
-        self.table.verticalHeader().setVisible(False)
+        self.table = read_only_table(
+            "eventsTable", ["Time", "Model", "Kind", "Detail"], resize=QHeaderView.ResizeMode.Interactive
+        )
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
         self.table.setColumnWidth(0, 140)
         self.table.setColumnWidth(1, 260)
         self.table.setColumnWidth(2, 150)

@@ -17,10 +17,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 from steward.gui.bridge import Bridge
 from steward.gui.charts import LiveChart
 from steward.gui.hardware_report import HardwareReport
+from steward.gui.tables import read_only_table
 from steward.hardware.fit import FitLabel
 from steward.hardware.gpu import GIB, format_bytes
 from steward.hardware.recommend import Recommendation, TaskType
@@ -108,15 +107,7 @@ class HardwarePage(QWidget):
         filters.addStretch(1)
         filters.addWidget(QLabel("Task:"))
         filters.addWidget(self.task_filter)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("recommendationsTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table = read_only_table("recommendationsTable", COLUMNS)
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
+from steward.gui.tables import read_only_table
 from steward.gui.theme import health_colour
 
 COLUMNS = [
@@ -171,15 +171,8 @@ class ModelsPage(QWidget):
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("modelsTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
+        self.table = read_only_table("modelsTable", COLUMNS, single_selection=True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         # The model name takes what is left (elided, full name in its tooltip), so every column,
         # capabilities included, stays visible without sideways scrolling.
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

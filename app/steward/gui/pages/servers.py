@@ -8,12 +8,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFontDatabase
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -23,6 +21,7 @@ from steward.gui.bridge import Bridge
 from steward.gui.server_dialogs import AddEndpointDialog, AddManagedDialog
 from steward.gui.server_rows import ServerRow, format_uptime
 from steward.gui.settings_form import ERROR_COLOUR
+from steward.gui.tables import read_only_table
 from steward.gui.theme import health_colour
 
 COLUMNS = ["Name", "Kind", "Source", "URL", "Status", "PID", "Port", "Uptime", "Restarts", "Model", "Context"]
@@ -98,16 +97,7 @@ class ServersPage(QWidget):
         self.problem.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.problem.hide()
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("serversTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table = read_only_table("serversTable", COLUMNS, single_selection=True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.empty = QLabel("No servers yet: Steward is starting them, or none were found.")
         self.empty.setObjectName("emptyState")
