@@ -10,13 +10,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from steward.config import Settings
 from steward.gui.app import build_window
 from steward.gui.bridge import Bridge
 from steward.gui.loop import make_loop
 from steward.gui.main_window import MainWindow
+from steward.gui.pages.chat import ChatPage
 from steward.runtime import Runtime, RuntimeOptions
 
 
@@ -116,3 +119,26 @@ def harness_factory(qloop: asyncio.AbstractEventLoop) -> Iterator[Callable[[Sett
     yield make
     for harness in made:
         harness.close()
+
+
+def chat_page(h: AppHarness) -> ChatPage:
+    page = h.window.pages["chat"]
+    assert isinstance(page, ChatPage)
+    return page
+
+
+def ask(h: AppHarness, text: str, *, qtbot: QtBot | None = None, timeout: float = 90) -> None:
+    """Send `text` on the chat page and wait until its answer is finished.
+
+    With `qtbot` the message is sent with the real Ctrl+Enter shortcut; without, by the Send button
+    (synchronous: a synthetic key press also spins Qt's event queue)."""
+    page = chat_page(h)
+    h.window.show_page("chat")
+    before = page.current
+    page.input.setPlainText(text)
+    if qtbot is not None:
+        qtbot.keyClick(page.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    else:
+        page.send_button.click()
+    wait_until(h.loop, lambda: page.current is not before and page.current is not None, timeout=10)
+    wait_until(h.loop, lambda: page.current is not None and page.current.finished, timeout=timeout)

@@ -8,26 +8,9 @@ from collections.abc import Callable
 
 from pytestqt.qtbot import QtBot
 
-from steward.gui.pages.chat import ChatPage
 from steward.store import ChatMessage as StoredMessage
-from tests.gui.conftest import AppHarness, llama_settings, wait_until
+from tests.gui.conftest import AppHarness, ask, chat_page, llama_settings, wait_until
 from tests.support.llama import LlamaServer
-
-
-def chat_page(h: AppHarness) -> ChatPage:
-    page = h.window.pages["chat"]
-    assert isinstance(page, ChatPage)
-    return page
-
-
-def ask(h: AppHarness, qtbot: QtBot, text: str) -> None:
-    page = chat_page(h)
-    h.window.show_page("chat")
-    before = page.current
-    page.input.setPlainText(text)
-    page.send_button.click()  # synchronous: a synthetic key press would also spin Qt's event queue
-    wait_until(h.loop, lambda: page.current is not before and page.current is not None, timeout=10)
-    wait_until(h.loop, lambda: page.current is not None and page.current.finished, timeout=90)
 
 
 def model_key(h: AppHarness, server_id: str) -> str:
@@ -54,7 +37,7 @@ def test_long_stored_conversation_shows_the_fit_notice_and_show_reveals_the_drop
     page.open_session(session)
     wait_until(h.loop, lambda: len(page.history) == len(turns))
     assert "/ 512 tokens" in page.meter.text(), "the meter shows the model's window"
-    ask(h, qtbot, "Summarize our talk in one sentence.")
+    ask(h, "Summarize our talk in one sentence.")
     message = page.current
     assert message is not None and message.model is not None, message.notices
     assert message.notice_label.isVisible()
@@ -71,7 +54,7 @@ def test_a_chat_is_listed_and_reopened_after_a_window_restart(
 ) -> None:
     settings = llama_settings(("small", llama_small.url))
     first = harness_factory(settings)
-    ask(first, qtbot, "Say hello to the lighthouse keeper.")
+    ask(first, "Say hello to the lighthouse keeper.")
     answer = chat_page(first).current
     assert answer is not None and answer.model is not None
     answer_text = answer.text
@@ -102,7 +85,7 @@ def test_retry_with_another_model_answers_from_that_model(
     small, large = model_key(h, "small"), model_key(h, "large")
     page = chat_page(h)
     page.model_picker.setCurrentIndex(page.model_picker.findData(small))
-    ask(h, qtbot, "Name a colour.")
+    ask(h, "Name a colour.")
     original = page.current
     assert original is not None and original.model == small
     assert original.retry_button.isVisible()

@@ -7,25 +7,10 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from steward.gui.pages.chat import ChatPage
 from steward.gui.pages.dashboard import DashboardPage
 from steward.gui.pages.models import ModelsPage
-from tests.gui.conftest import AppHarness, llama_settings, wait_until
+from tests.gui.conftest import AppHarness, ask, chat_page, llama_settings, wait_until
 from tests.support.llama import LlamaServer
-
-
-def chat_page(h: AppHarness) -> ChatPage:
-    page = h.window.pages["chat"]
-    assert isinstance(page, ChatPage)
-    return page
-
-
-def ask(h: AppHarness, qtbot: QtBot, text: str) -> None:
-    page = chat_page(h)
-    h.window.show_page("chat")
-    page.input.setPlainText(text)
-    qtbot.keyClick(page.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    wait_until(h.loop, lambda: page.current is not None and page.current.finished, timeout=60)
 
 
 def test_prompt_streams_an_answer_with_its_badge(
@@ -37,7 +22,7 @@ def test_prompt_streams_an_answer_with_its_badge(
     h.bridge.chat_event.connect(
         lambda rid, e: tokens.append(getattr(e, "text", "")) if e.type == "Token" else None
     )
-    ask(h, qtbot, "What is the capital of France? Answer in one word.")
+    ask(h, qtbot=qtbot, text="What is the capital of France? Answer in one word.")
     message = page.current
     assert message is not None and not message.failed
     assert len(tokens) > 1, "the answer arrived as a stream of tokens"
@@ -64,7 +49,7 @@ def test_stopped_primary_shows_the_failed_attempt_and_the_fallback_answer(
     page = chat_page(h)
     page.model_picker.setCurrentIndex(page.model_picker.findData(primary_key))
     primary.stop()
-    ask(h, qtbot, "Say hello.")
+    ask(h, qtbot=qtbot, text="Say hello.")
     message = page.current
     assert message is not None and message.model is not None and message.model.startswith("backup/")
     chain = message.chain_label.text()
@@ -91,7 +76,7 @@ def test_quarantine_from_models_page_routes_around_and_release_restores(
     wait_until(h.loop, lambda: "quarantined" in dashboard.cards[small_key].status.text())
     page = chat_page(h)
     page.model_picker.setCurrentIndex(page.model_picker.findData(small_key))
-    ask(h, qtbot, "Say hello.")
+    ask(h, qtbot=qtbot, text="Say hello.")
     message = page.current
     assert message is not None
     assert message.model is not None, (message.chain, message.notices)
@@ -100,6 +85,6 @@ def test_quarantine_from_models_page_routes_around_and_release_restores(
     models.select(small_key)
     qtbot.mouseClick(models.release_button, Qt.MouseButton.LeftButton)
     wait_until(h.loop, lambda: "quarantined" not in dashboard.cards[small_key].status.text())
-    ask(h, qtbot, "Say hello again.")
+    ask(h, qtbot=qtbot, text="Say hello again.")
     again = chat_page(h).current
     assert again is not None and again.model == small_key
