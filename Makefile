@@ -43,7 +43,15 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: install
+# Benchmarks compare against LiteLLM's Router in the same run: a bench-only extra with its own stamp.
+BENCH_STAMP := $(VENV)/.steward-bench-installed
+
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	@echo "[steward] installing the benchmark extra (LiteLLM) into $(VENV)"
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	@touch $@
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python -m pytest tests/bench -m bench -s $(PYTEST_ARGS)
 
 chaos: install
