@@ -1,4 +1,4 @@
-"""SQLite persistence: samples, events (audit trail), chats and quarantine state.
+"""SQLite persistence: samples, events (audit trail), chats, quarantine and open-circuit state.
 
 Qt-free and engine-free: the composition root converts engine events into `Sample`/`EventRecord`
 and calls `open_store()` once; everything else goes through the returned `Store`.
@@ -8,6 +8,7 @@ from steward.store.export import export_events, export_samples
 from steward.store.location import default_data_dir, default_db_path
 from steward.store.opening import check_database, open_store
 from steward.store.records import (
+    BreakerRecord,
     ChatMessage,
     ChatSession,
     ChatSessionInfo,
@@ -25,6 +26,7 @@ from steward.store.writer import StoreClosedError, StoreWriter, WriterStats
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BreakerRecord",
     "ChatMessage",
     "ChatSession",
     "ChatSessionInfo",

@@ -161,6 +161,23 @@ class QuarantineRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakerRecord:
+    """An open circuit remembered across runs."""
+
+    model_key: str
+    reason: str
+    opened_ts: float
+    reopen_ts: float
+    """When it half-opens (unix seconds); in the past = restore it half-open."""
+    trips: int
+    """Consecutive trips, so the growing reset timeout carries on where it left off."""
+
+    def reopen_in(self, now_ts: float) -> float:
+        """Seconds left open at `now_ts` (0 once it is due to half-open)."""
+        return max(0.0, self.reopen_ts - now_ts)
+
+
+@dataclass(frozen=True, slots=True)
 class RetentionCounts:
     """What one retention pass did."""
 

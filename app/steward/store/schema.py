@@ -81,6 +81,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_ts REAL
         )""",
     ),
+    # 2: open circuits, so consecutive runs keep skipping a model known to be dead.
+    (
+        """CREATE TABLE breakers (
+            model_key TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            opened_ts REAL NOT NULL,
+            reopen_ts REAL NOT NULL,
+            trips INTEGER NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,9 +4,10 @@ It routes every write through the `StoreWriter` thread and every read through a 
 connection. Methods fall in two groups:
 
 * non-blocking (safe on the GUI/event-loop thread): `record_sample`, `record_event`,
-  `create_session`, `append_message`, `rename_session`, `save_quarantine`, `clear_quarantine`;
+  `create_session`, `append_message`, `rename_session`, `save_quarantine`, `clear_quarantine`,
+  `save_breaker`, `clear_breaker`;
 * blocking (call from a thread executor): every read, `flush`, `close`, `delete_session`,
-  `active_quarantines`, `enforce_retention`.
+  `active_quarantines`, `remembered_breakers`, `enforce_retention`.
 
 Chat reads flush first, so a chat read sees the chat writes made before it.
 """
@@ -20,9 +21,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from steward.store import chats, quarantine
+from steward.store import breakers, chats, quarantine
 from steward.store.events import query_events
 from steward.store.records import (
+    BreakerRecord,
     ChatMessage,
     ChatSession,
     ChatSessionInfo,
@@ -180,6 +182,26 @@ class Store:
     def active_quarantines(self, now_ts: float) -> list[QuarantineRecord]:
         """Quarantines still in force at `now_ts`; expired ones are deleted. Blocking."""
         return self._writer.call(lambda conn: quarantine.take_active(conn, now_ts))
+
+    # -- open circuits -----------------------------------------------------------------------------
+
+    def save_breaker(
+        self, model_key: str, reason: str, opened_ts: float, reopen_ts: float, trips: int
+    ) -> None:
+        """Persist an open circuit (replacing any for the same model). Non-blocking."""
+        record = BreakerRecord(model_key, reason, opened_ts, reopen_ts, trips)
+        self._writer.submit(lambda conn: breakers.save(conn, record))
+
+    def clear_breaker(self, model_key: str) -> None:
+        """Forget a circuit that closed or was reset. Non-blocking."""
+        self._writer.submit(lambda conn: breakers.clear(conn, model_key))
+
+    def remembered_breakers(
+        self, now_ts: float, forget_after_s: float = breakers.FORGET_AFTER_S
+    ) -> list[BreakerRecord]:
+        """Circuits to restore at `now_ts`: still open, or half-open-ready (reopen time passed less
+        than `forget_after_s` ago); staler ones are deleted. Blocking."""
+        return self._writer.call(lambda conn: breakers.take_remembered(conn, now_ts, forget_after_s))
 
     # -- retention ---------------------------------------------------------------------------------
 
