@@ -5,6 +5,9 @@ the reset timeout has passed (the timeout doubles with each consecutive trip, ca
 → exactly ONE probe admitted at a time → closed after `success_threshold` successes.
 A failed probe re-opens with the next, longer timeout.
 
+An open circuit can be exported (`open_state`) and restored in a later run (`restore_open`), so a
+model known to be dead is skipped from the first request instead of paying its timeouts again.
+
 The engine runs on one asyncio loop and `try_acquire` never awaits, so "exactly one
 probe" holds however many callers arrive at the reset instant.
 """
@@ -37,6 +40,18 @@ class Permit:
     """Issued past an open circuit because every candidate was open (panic mode)."""
 
 
+@dataclass(frozen=True)
+class OpenCircuit:
+    """What a later run needs to carry on with an open (or half-open) circuit."""
+
+    reopen_in_s: float
+    """Seconds until it half-opens on the breaker's clock; 0 once half-open."""
+    trips: int
+    """Consecutive trips so far: the next trip's reset timeout grows from here."""
+    reason: str
+    """Why it last opened."""
+
+
 # (key, old, new, reason, reopen_in_s)
 BreakerListener = Callable[[str, BreakerState, BreakerState, str, float | None], None]
 
@@ -61,6 +76,7 @@ class CircuitBreaker:
         self._trips = 0
         self._opened_at = 0.0
         self._open_for = 0.0
+        self._open_reason = ""
         self._probe_out = False
         self._probe_token = 0
         self._tokens = 0
@@ -89,6 +105,16 @@ class CircuitBreaker:
         if self.state is not BreakerState.OPEN:
             return None
         return max(0.0, self._opened_at + self._open_for - self._clock.now())
+
+    def open_state(self) -> OpenCircuit | None:
+        """The circuit as `restore_open` takes it back; None while closed. Reads without side effects
+        (safe inside the listener: an open breaker whose timeout has passed reports 0 s left)."""
+        if self._state is BreakerState.CLOSED:
+            return None
+        left = 0.0
+        if self._state is BreakerState.OPEN:
+            left = max(0.0, self._opened_at + self._open_for - self._clock.now())
+        return OpenCircuit(left, max(1, self._trips), self._open_reason)
 
     def would_admit(self) -> bool:
         """Whether `try_acquire` would succeed now (no side effect besides a due half-open)."""
@@ -167,6 +193,29 @@ class CircuitBreaker:
         self._trips = max(self._trips, 1)
         self._open(reason, open_for if open_for is not None else self._timeout_for(self._trips))
 
+    def restore_open(self, reopen_in_s: float, trips: int, reason: str) -> BreakerState:
+        """Re-open a circuit remembered from an earlier run; returns the state it is now in.
+
+        Open for `reopen_in_s` more seconds on this breaker's clock (capped at the longest reset
+        timeout, so a wall clock set back cannot shut a model out for longer than a live trip would),
+        or half-open at once when no time is left: the first request or health probe is then the
+        probe. `trips` is kept either way, so a failed probe re-opens with the next, longer timeout.
+
+        The listener is NOT called: restoring is not a transition of this run, and the caller
+        announces it (the engine emits `BreakerChanged(restored=True)`). Meant for start-up.
+        """
+        self._trips = max(1, trips)
+        self._failures = 0
+        self._successes = 0
+        self._probe_out = False
+        self._probe_token = 0
+        self._generation += 1
+        self._open_reason = reason
+        self._opened_at = self._clock.now()
+        self._open_for = max(0.0, min(reopen_in_s, self._settings.max_reset_timeout_s))
+        self._state = BreakerState.OPEN if self._open_for > 0 else BreakerState.HALF_OPEN
+        return self._state
+
     def update_settings(self, settings: BreakerSettings) -> None:
         self._settings = settings
         if self._state is BreakerState.CLOSED and self._failures >= settings.failure_threshold:
@@ -185,6 +234,7 @@ class CircuitBreaker:
     def _open(self, reason: str, open_for: float) -> None:
         self._opened_at = self._clock.now()
         self._open_for = open_for
+        self._open_reason = reason
         self._failures = 0
         self._successes = 0
         self._probe_out = False

@@ -443,6 +443,30 @@ class Engine:
             )
         self._emit(SettingsApplied(ts=self.wall(), request_id=None, changed=changed))
 
+    def restore_breaker(self, key: str, reopen_in_s: float, trips: int, reason: str) -> BreakerState:
+        """Carry a circuit over from an earlier run (at start-up): open for the `reopen_in_s` it had
+        left, or half-open when none is left, keeping its trip count so the reset timeout keeps
+        growing. Emits `BreakerChanged(restored=True)`; returns the breaker's new state."""
+        if key not in self._models:
+            raise KeyError(f"unknown model {key}")
+        state = self._models[key]
+        old = state.breaker.state
+        new = state.breaker.restore_open(reopen_in_s, trips, reason)
+        self._emit(
+            BreakerChanged(
+                ts=self.wall(),
+                request_id=None,
+                model=key,
+                old=old.value,
+                new=new.value,
+                reason=f"restored from an earlier run (trip {state.breaker.trips}): {reason}",
+                reopen_in_s=state.breaker.reopen_in(),
+                restored=True,
+            )
+        )
+        self._update_health(state)
+        return new
+
     # --- reading ---------------------------------------------------------------------------
 
     def snapshot(self) -> EngineSnapshot:

@@ -181,6 +181,8 @@ class BreakerChanged(EngineEvent):
     new: str
     reason: str
     reopen_in_s: float | None = None
+    restored: bool = False
+    """Carried over from an earlier run at start-up, not a transition of this run."""
 
 
 @dataclass(frozen=True)
