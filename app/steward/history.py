@@ -1,6 +1,6 @@
-"""History bookkeeping between the engine and the store: manual quarantines survive a restart
-(persisted on change, restored at start with their remaining time) and retention is enforced
-in the background."""
+"""History bookkeeping between the engine and the store: manual quarantines and open circuits
+survive a restart (persisted on change, restored at start with their remaining time) and retention
+is enforced in the background."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from steward.config.app_groups import RetentionConfig
 from steward.engine.clock import wall_time
 from steward.engine.core import Engine
-from steward.engine.events import EngineEvent, Quarantined, Released
+from steward.engine.events import BreakerChanged, EngineEvent, Quarantined, Released
 from steward.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,57 @@ async def restore_quarantines(
         engine.quarantine(record.model_key, record.reason, remaining)
         restored.append(record.model_key)
     return restored
+
+
+class BreakerPersister:
+    """Engine listener: remembers open circuits and forgets closed (or reset) ones (queued, never blocks).
+
+    A half-open circuit keeps its row: if the next run starts before the probe settled it, the
+    circuit comes back half-open with its trip count, just as this run would have carried on.
+    """
+
+    def __init__(self, store: Store, engine: Engine) -> None:
+        self._store = store
+        self._engine = engine
+
+    def __call__(self, event: EngineEvent) -> None:
+        if not isinstance(event, BreakerChanged) or event.restored:  # a restored row is already stored
+            return
+        if event.new == "closed":
+            self._store.clear_breaker(event.model)
+            return
+        if event.new != "open":
+            return
+        state = self._engine.model(event.model)
+        circuit = None if state is None else state.breaker.open_state()
+        if circuit is None:
+            return
+        self._store.save_breaker(
+            event.model, circuit.reason, event.ts, event.ts + circuit.reopen_in_s, circuit.trips
+        )
+
+
+async def restore_breakers(engine: Engine, store: Store, now: Callable[[], float] = wall_time) -> list[str]:
+    """Re-open circuits remembered from earlier runs; returns one line per circuit restored.
+
+    Still open: open for the time it had left, so this run skips the model without paying its
+    timeout again. Past its reopen time: half-open with its trip count kept, so the first request
+    (or health probe) is the probe and a failed one re-opens with the next, longer timeout instead
+    of starting over. A circuit of a model no server offers right now stays stored (it may come back).
+    """
+    records = await asyncio.to_thread(store.remembered_breakers, now())
+    lines: list[str] = []
+    for record in records:
+        state = engine.model(record.model_key)
+        if state is None:
+            continue
+        engine.restore_breaker(record.model_key, record.reopen_in(now()), record.trips, record.reason)
+        wait = state.breaker.reopen_in()
+        how = "half-open, the next request probes it" if wait is None else f"open, half-opens in {wait:.0f} s"
+        line = f"circuit of {record.model_key} restored: {how} (trip {state.breaker.trips})"
+        log.info("%s", line)
+        lines.append(line)
+    return lines
 
 
 async def enforce_retention_forever(store: Store, retention: Callable[[], RetentionConfig]) -> None:
