@@ -1,9 +1,12 @@
 """A minimal OpenAI-compatible streaming server for benchmarks (a FAKE model: fixed tokens).
 
 Run as a separate process so client-side costs are measured alone:
-    python -m tests.bench.mini_server --ports 0 0 0 [--slow-every 20 --slow-ms 1000] [--tokens 8]
-prints one line "PORTS p1 p2 ..." when listening. `POST /admin/die` on a port closes that port
-(listener and connections): a server crash. `GET /admin/count` returns how many chat requests it got.
+    python -m tests.bench.mini_server --ports 0 0 0 [--slow-every 20 --slow-ms 1000] [--tokens 8] [--window 4096]
+prints one line "PORTS p1 p2 ..." when listening. `/v1/models` reports the model's context window
+(vLLM's `max_model_len`) only with `--window N`; without it the window is unknown, as with many
+OpenAI-compatible servers. `POST /admin/die` on a port closes that port (listener and connections):
+a server crash. `GET /admin/count` returns how many chat requests it got, `GET /admin/requests`
+every request it got by path (JSON), so a benchmark can count upstream requests per user request.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ def sse(payload: object) -> bytes:
 
 
 class Port:
-    def __init__(self, tokens: int, slow_every: int, slow_ms: float) -> None:
+    def __init__(self, tokens: int, slow_every: int, slow_ms: float, window: int = 0) -> None:
         self.tokens = tokens
+        self.window = window
+        self.requests: dict[str, int] = {}
         self.slow_every = slow_every
         self.slow_ms = slow_ms
         self.count = 0
@@ -49,6 +54,8 @@ class Port:
                 if length:
                     await reader.readexactly(length)
                 method, path, _ = request_line.split(" ", 2)
+                if not path.startswith("/admin/"):
+                    self.requests[path] = self.requests.get(path, 0) + 1
                 if path == "/admin/die":
                     writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                     await writer.drain()
@@ -57,8 +64,14 @@ class Port:
                 if path == "/admin/count":
                     body = str(self.count).encode()
                     writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                elif path == "/admin/requests":
+                    body = json.dumps(self.requests).encode()
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
                 elif path.startswith("/v1/models"):
-                    body = json.dumps({"data": [{"id": "mini", "object": "model"}]}).encode()
+                    entry: dict[str, object] = {"id": "mini", "object": "model"}
+                    if self.window:
+                        entry["max_model_len"] = self.window
+                    body = json.dumps({"data": [entry]}).encode()
                     writer.write(
                         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
                         % (len(body), body)
@@ -105,10 +118,11 @@ async def main() -> None:
     parser.add_argument("--tokens", type=int, default=8)
     parser.add_argument("--slow-every", type=int, default=0)
     parser.add_argument("--slow-ms", type=float, default=0)
+    parser.add_argument("--window", type=int, default=0, help="context window /v1/models reports; 0: none")
     args = parser.parse_args()
     ports = []
     for port in args.ports:
-        state = Port(args.tokens, args.slow_every, args.slow_ms)
+        state = Port(args.tokens, args.slow_every, args.slow_ms, args.window)
         state.server = await asyncio.start_server(state.handle, "127.0.0.1", port)
         ports.append(state.server.sockets[0].getsockname()[1])
     print("PORTS " + " ".join(map(str, ports)), flush=True)
