@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from steward.backends.factory import make_backend
+from steward.backends.factory import configure_backend, make_backend
 from steward.config import SecretStore, Settings, SettingsFile, engine_settings
 from steward.config.app_groups import EndpointConfig, ServerProfileConfig
 from steward.config.engine_groups import TimeoutsConfig
@@ -25,7 +25,13 @@ from steward.engine.request import ChatRequest
 from steward.hardware.catalog import load_catalog, match_installed
 from steward.hardware.nvidia import NvidiaProbe, PynvmlApi
 from steward.hardware.sampler import ResourceSampler, SystemSampler
-from steward.history import QuarantinePersister, enforce_retention_forever, restore_quarantines
+from steward.history import (
+    BreakerPersister,
+    QuarantinePersister,
+    enforce_retention_forever,
+    restore_breakers,
+    restore_quarantines,
+)
 from steward.recorder import Recorder
 from steward.servers.defaults import embedded_plan
 from steward.servers.discovery import DiscoveredServer, KnownServer, discover, merge_servers
@@ -67,6 +73,8 @@ class Runtime:
     secrets: SecretStore
     store: Store | None = None
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """Facts worth telling at start that are not problems (e.g. circuits restored from the last run)."""
     supervisor: Supervisor | None = None
     discovered: list[DiscoveredServer] = field(default_factory=list)
     known: list[KnownServer] = field(default_factory=list)
@@ -110,6 +118,9 @@ class Runtime:
             if restored:
                 log.info("restored quarantines: %s", ", ".join(restored))
             runtime._listeners.append(engine.subscribe(QuarantinePersister(runtime.store)))
+            for line in await restore_breakers(engine, runtime.store):
+                runtime.notices.append(line)
+            runtime._listeners.append(engine.subscribe(BreakerPersister(runtime.store, engine)))
             runtime._tasks.append(
                 asyncio.ensure_future(
                     enforce_retention_forever(runtime.store, lambda: runtime.settings.retention)
@@ -119,6 +130,8 @@ class Runtime:
             runtime._tasks.append(asyncio.ensure_future(engine.run_health_monitor()))
         if opts.discover and opts.health_monitor:  # long-lived runtimes (the app) keep looking
             runtime._tasks.append(asyncio.ensure_future(runtime.rediscover_forever()))
+        if opts.health_monitor:  # configured servers that were down at start: re-probed on a short backoff
+            runtime._tasks.append(asyncio.ensure_future(runtime.reprobe_missing_forever()))
         for warning in runtime.warnings:
             log.warning("%s", warning)
         return runtime
@@ -194,9 +207,37 @@ class Runtime:
     def _add_backend(self, kind: str, server_id: str, base_url: str, api_key: str | None) -> None:
         t = self.settings.timeouts
         backend = make_backend(
-            kind, server_id, base_url, api_key=api_key, connect_s=t.connect_s, stall_s=http_read_timeout(t)
+            kind,
+            server_id,
+            base_url,
+            api_key=api_key,
+            connect_s=t.connect_s,
+            stall_s=http_read_timeout(t),
+            aux_s=t.probe_s,
         )
         self.engine.add_backend(backend)
+
+    async def reprobe_missing_forever(self, first_s: float = 1.0, max_s: float = 30.0) -> None:
+        """Servers with no registered model (down or loading at start) are asked again on a short,
+        growing backoff (1, 2, 4 … 30 s) — not only on the discovery interval — and their models
+        are registered as soon as they answer."""
+        delay = first_s
+        while True:
+            await asyncio.sleep(delay)
+            missing = self._servers_without_models()
+            if not missing:
+                delay = first_s
+                continue
+            try:
+                for server_id in missing:
+                    await self._register_models(server_id)
+            except Exception:  # re-probing must never take the app down
+                log.exception("re-probing servers failed")
+            delay = first_s if not self._servers_without_models() else min(max_s, delay * 2)
+
+    def _servers_without_models(self) -> list[str]:
+        with_models = {m.ref.server_id for m in self.engine.models() if m.listed}
+        return [b.server_id for b in self.engine.backends() if b.server_id not in with_models]
 
     async def rediscover_forever(self) -> None:
         """Re-scan the discovery ports at the configured interval (servers come and go)."""
@@ -215,10 +256,17 @@ class Runtime:
         return self.engine.subscribe(listener)
 
     async def apply_settings(self, settings: Settings, save: bool = True) -> None:
-        """Make `settings` live (engine picks them up at once) and persist them atomically."""
+        """Make `settings` live and persist them atomically.
+
+        The engine takes breaker, retry, bulkhead, context and routing settings at once; every
+        existing server connection takes the new timeouts for its next request.
+        """
         self.settings = settings
         self.engine.update_settings(engine_settings(settings))
         self.engine.set_fallback_chain(settings.routing.fallback_chain)
+        t = settings.timeouts
+        for backend in self.engine.backends():
+            configure_backend(backend, connect_s=t.connect_s, stall_s=http_read_timeout(t), aux_s=t.probe_s)
         if save:
             await asyncio.to_thread(self.settings_file.save, settings)
 

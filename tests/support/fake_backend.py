@@ -7,6 +7,7 @@ repeat a chunk forever (degenerate), or report the model loading.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Step:
     prompt_tokens: int | None = None
     detail: str = "scripted failure"
     n_ctx: int | None = None
+    endless: bool = False
 
 
 def ok(*tokens: str, first_delay: float = 0.0, token_delay: float = 0.0) -> Step:
@@ -72,6 +74,9 @@ class FakeBackend:
         self.scripts: dict[str, FakeModelScript] = {name: FakeModelScript() for name in self.windows}
         self.probe_state = ServerState.UP
         self.closed = False
+        self.refusing = False  # every call fails as connection_refused (a server that is down)
+        self.describe_calls = 0
+        self.describe_hang = False  # describe() never answers (a hung /v1/models)
 
     @property
     def server_id(self) -> str:
@@ -88,15 +93,30 @@ class FakeBackend:
             s.default = default
         return s
 
+    def _refuse(self) -> None:
+        if self.refusing:
+            raise BackendError(FailureKind.CONNECTION_REFUSED, f"{self._server_id}: connection refused")
+
     async def list_models(self) -> list[ModelInfo]:
+        self._refuse()
         return [ModelInfo(name, loaded_context=w) for name, w in self.windows.items()]
 
     async def describe(self, model: str) -> ModelInfo:
+        self.describe_calls += 1
+        self._refuse()
+        if self.describe_hang:
+            while True:
+                await self._clock.sleep(3600)
+        if model not in self.windows:
+            raise BackendError(FailureKind.MODEL_NOT_FOUND, f"model {model!r} not found")
         return ModelInfo(model, loaded_context=self.windows[model])
 
     async def stream_chat(
         self, model: str, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> AsyncIterator[StreamChunk]:
+        self._refuse()
+        if model not in self.scripts:
+            raise BackendError(FailureKind.MODEL_NOT_FOUND, f"model {model!r} not found")
         script = self.scripts[model]
         script.calls += 1
         script.received.append(tuple(messages))
@@ -111,6 +131,9 @@ class FakeBackend:
             if step.repeat is not None:
                 while True:
                     yield StreamChunk(text=step.repeat)
+            if step.endless:  # never repeats itself, never stops: a runaway reply
+                for n in itertools.count():
+                    yield StreamChunk(text=f" w{n}")
             for index, token in enumerate(step.tokens):
                 if step.fail is not None and index >= step.fail_after:
                     break
@@ -129,6 +152,8 @@ class FakeBackend:
             script.closed_streams += 1
 
     async def probe(self) -> ProbeResult:
+        if self.refusing:
+            return ProbeResult(ServerState.DOWN, "connection_refused")
         return ProbeResult(self.probe_state)
 
     async def count_tokens(self, model: str, messages: Sequence[ChatMessage]) -> int | None:

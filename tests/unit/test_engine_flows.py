@@ -363,8 +363,19 @@ async def test_every_event_reaches_subscribers_in_order(fake_clock: FakeClock) -
     assert len([e for e in seen if isinstance(e, Completed)]) == 1
 
 
-async def test_unknown_pinned_model_fails_clearly(fake_clock: FakeClock) -> None:
+async def test_unknown_pinned_model_is_said_and_another_model_answers(fake_clock: FakeClock) -> None:
     engine, _ = build(fake_clock)
+    events = await run(engine, fake_clock, ChatRequest(HELLO, model="nope/x"))
+    started = events[0]
+    assert isinstance(started, RequestStarted) and "nope/x is not known" in started.explanation
+    assert answer(events).model == "a/m"
+
+
+async def test_unknown_pinned_model_fails_clearly_when_fallback_to_any_is_off(fake_clock: FakeClock) -> None:
+    from steward.engine.settings import RoutingSettings
+
+    engine, _ = build(fake_clock, settings=EngineSettings(routing=RoutingSettings(fallback_to_any=False)))
+    engine.set_fallback_chain([])
     events = await run(engine, fake_clock, ChatRequest(HELLO, model="nope/x"))
     assert isinstance(events[-1], RequestFailed) and "nope/x" in events[-1].detail
 

@@ -4,6 +4,9 @@ Every backend talks to its server through exactly one `httpx.AsyncClient` so
 connections are reused (keep-alive) and bounded (pool limits). The read timeout
 is the *stall* timeout: the longest silence allowed between two received bytes.
 First-token and total timeouts are the engine's business, not this layer's.
+Auxiliary calls (model lists, windows, token counts, probes) are bounded as a
+whole by `aux_s` (connect included): a hung server costs each of them at most that.
+Every timeout can be changed live (`configure`), for the next request on.
 
 The API key only lives in the client's default headers (httpx masks
 `Authorization` in its own reprs); it is never stored in a public attribute,
@@ -13,6 +16,7 @@ to log or put in an error detail.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +29,7 @@ from steward.backends.classify import (
     error_in_payload,
     parse_json_line,
 )
-from steward.engine.failures import BackendError
+from steward.engine.failures import BackendError, FailureKind
 
 _SCRUBBED = "[redacted]"
 
@@ -53,10 +57,13 @@ class HttpConnection:
         api_key: str | None = None,
         connect_s: float,
         stall_s: float,
+        aux_s: float | None = None,
         pool: PoolSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         settings = pool or PoolSettings()
+        self._pool = settings
+        self._aux_s = aux_s
         self._base_url = base_url.rstrip("/")
         self._secret = api_key or None
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -74,6 +81,37 @@ class HttpConnection:
             transport=transport,
             trust_env=False,  # a local server must never be reached through a system proxy
         )
+
+    def configure(self, *, connect_s: float, stall_s: float, aux_s: float | None) -> None:
+        """New timeouts for every later request (settings applied live)."""
+        self._client.timeout = httpx.Timeout(
+            connect=connect_s, read=stall_s, write=self._pool.write_s, pool=self._pool.pool_s
+        )
+        self._aux_s = aux_s
+
+    @property
+    def aux_s(self) -> float | None:
+        """How long an auxiliary call may wait for its answer once connected (None: httpx's own timeouts)."""
+        return self._aux_s
+
+    async def aux(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """One auxiliary request: connect within the connect timeout, then an answer within `aux_s`.
+
+        A server that accepts and never answers (or trickles) costs at most connect + `aux_s`;
+        that is reported as "hung", a STALL_TIMEOUT. Other transport failures raise httpx errors.
+        """
+        if self._aux_s is None:
+            return await self._client.request(method, path, **kwargs)  # type: ignore[arg-type]
+        connect = self._client.timeout.connect or 0.0
+        limit = httpx.Timeout(connect=connect, read=self._aux_s, write=self._aux_s, pool=self._aux_s)
+        try:
+            async with asyncio.timeout(connect + self._aux_s):
+                return await self._client.request(method, path, timeout=limit, **kwargs)  # type: ignore[arg-type]
+        except (TimeoutError, httpx.ReadTimeout):
+            raise BackendError(
+                FailureKind.STALL_TIMEOUT,
+                f"hung: {path} accepted the connection but did not answer within {self._aux_s:g} s",
+            ) from None
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -133,7 +171,7 @@ class HttpConnection:
         non-2xx or transport failure raises a classified `BackendError`.
         """
         try:
-            response = await self._client.request(method, path, json=body)
+            response = await self.aux(method, path, json=body)
         except httpx.HTTPError as exc:
             raise self.transport_error(exc) from exc
         if response.status_code in tolerate:

@@ -222,13 +222,15 @@ class OllamaBackend:
         """GET `/` ("Ollama is running"). Ollama has no server-level loading state. Never raises."""
         start = self._clock.now()
         try:
-            response = await self._http.client.get("/")
+            response = await self._http.aux("GET", "/")
             latency = self._clock.now() - start
             if response.status_code < 400:
                 return ProbeResult(ServerState.UP, short(response.text) or "ok", latency)
             err = await self._http.status_error(response)
         except httpx.HTTPError as exc:
             err = self._http.transport_error(exc)
+        except BackendError as exc:
+            err = exc
         except Exception as exc:  # a probe reports, it never raises
             err = BackendError(FailureKind.UNKNOWN, short(repr(exc)))
         return ProbeResult(ServerState.DOWN, f"{err.kind.value}: {err.detail}", self._clock.now() - start)
@@ -252,6 +254,10 @@ class OllamaBackend:
         """Unload `model` now (`keep_alive: 0`)."""
         body = {"model": model, "messages": [], "keep_alive": 0, "stream": False}
         await self._http.request_json("POST", "/api/chat", body=body)
+
+    def configure(self, *, connect_s: float, stall_s: float, aux_s: float | None) -> None:
+        """Apply new timeouts to this server's connection (settings changed live)."""
+        self._http.configure(connect_s=connect_s, stall_s=stall_s, aux_s=aux_s)
 
     async def aclose(self) -> None:
         await self._http.aclose()

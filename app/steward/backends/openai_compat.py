@@ -111,11 +111,25 @@ class _StreamState:
 
 
 class _NoResponse(Exception):
-    """The server closed the connection before any response byte (a stale keep-alive socket)."""
+    """A REUSED pooled connection was closed before any response byte (a stale keep-alive socket)."""
 
     def __init__(self, error: httpx.TransportError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class _FreshConnection:
+    """httpcore trace hook: notes whether this request opened a new TCP connection.
+
+    Only a reused keep-alive socket can be stale; a fresh one that drops is the server's doing.
+    """
+
+    def __init__(self) -> None:
+        self.opened = False
+
+    async def trace(self, name: str, info: Mapping[str, object]) -> None:
+        if name == "connection.connect_tcp.started":
+            self.opened = True
 
 
 class OpenAICompatBackend:
@@ -207,15 +221,21 @@ class OpenAICompatBackend:
                 return
             except _NoResponse as stale:
                 # A pooled keep-alive socket the server had just closed: the request never
-                # reached a live connection, so sending it again once is safe.
+                # reached a live connection, so sending it again once (on a new one) is safe.
+                # A FRESH connection that drops is the server's answer and is never re-sent.
                 if started or not tries_left:
                     raise self._http.transport_error(stale.error) from stale.error
 
     async def _stream_once(self, body: Mapping[str, object]) -> AsyncGenerator[StreamChunk, None]:
         answered = False
+        fresh = _FreshConnection()
         try:
             async with self._http.client.stream(
-                "POST", "/v1/chat/completions", json=body, headers=_SSE_HEADERS
+                "POST",
+                "/v1/chat/completions",
+                json=body,
+                headers=_SSE_HEADERS,
+                extensions={"trace": fresh.trace},
             ) as response:
                 answered = True
                 if response.status_code >= 400:
@@ -234,7 +254,7 @@ class OpenAICompatBackend:
                     async for chunk in chunks:
                         yield chunk
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if not answered:  # dropped before any response: a stale pooled socket (or a dead server)
+            if not answered and not fresh.opened:  # a reused pooled socket dropped before any response
                 raise _NoResponse(exc) from exc
             raise self._http.transport_error(exc) from exc
         except httpx.HTTPError as exc:
@@ -308,13 +328,15 @@ class OpenAICompatBackend:
         """GET the health path: 200 up, 503-loading loading, anything else down. Never raises."""
         start = self._clock.now()
         try:
-            response = await self._http.client.get(self._health_path)
+            response = await self._http.aux("GET", self._health_path)
             latency = self._clock.now() - start
             if response.status_code < 400:
                 return ProbeResult(ServerState.UP, f"HTTP {response.status_code}", latency)
             err = await self._http.status_error(response)
         except httpx.HTTPError as exc:
             err = self._http.transport_error(exc)
+        except BackendError as exc:
+            err = exc
         except Exception as exc:  # a probe reports, it never raises
             err = BackendError(FailureKind.UNKNOWN, short(repr(exc)))
         latency = self._clock.now() - start
@@ -324,6 +346,10 @@ class OpenAICompatBackend:
     async def count_tokens(self, model: str, messages: Sequence[ChatMessage]) -> int | None:
         """Generic OpenAI servers cannot count tokens."""
         return None
+
+    def configure(self, *, connect_s: float, stall_s: float, aux_s: float | None) -> None:
+        """Apply new timeouts to this server's connection (settings changed live)."""
+        self._http.configure(connect_s=connect_s, stall_s=stall_s, aux_s=aux_s)
 
     async def aclose(self) -> None:
         await self._http.aclose()

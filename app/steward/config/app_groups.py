@@ -182,6 +182,10 @@ class RoutingConfig(SettingsGroup):
 
     default_model: str = Field(default="auto", description="'auto' or a 'server/model' key.")
     fallback_chain: list[str] = Field(default_factory=list, description="'server/model' keys, in order.")
+    fallback_to_any: bool = Field(
+        default=True,
+        description="When the chosen model and its chain cannot answer, let the best other model answer.",
+    )
     capabilities: dict[str, list[str]] = Field(
         default_factory=dict, description="'server/model' key -> tags such as chat, code, tools, vision."
     )

@@ -80,6 +80,10 @@ class TimeoutsConfig(SettingsGroup):
     """Per-attempt and per-request time limits (all must be > 0: a zero limit fails every call)."""
 
     connect_s: PositiveSeconds = Field(default=_T.connect_s, description="TCP connect limit.")
+    probe_s: PositiveSeconds = Field(
+        default=_T.probe_s,
+        description="Limit for each auxiliary call: model list, context window, token count, health probe.",
+    )
     first_token_s: PositiveSeconds = Field(
         default=_T.first_token_s, description="Limit until the first token."
     )
@@ -202,9 +206,22 @@ class ContextConfig(SettingsGroup):
 
 
 class DegenerateConfig(SettingsGroup):
-    """Detection of degenerate output (the same chunk repeated)."""
+    """Detection of degenerate output (the same chunk or phrase repeated) and runaway replies."""
 
     repeat_chunks: Annotated[int, Field(ge=2)] = Field(
         default=_D.repeat_chunks, description="Identical chunks in a row that count as degenerate (>= 2)."
     )
     min_chunk_chars: PositiveInt = _D.min_chunk_chars
+    cycle_max_period: PositiveInt = Field(
+        default=_D.cycle_max_period, description="Longest repeating phrase (characters) looked for."
+    )
+    cycle_min_repeats: Annotated[int, Field(ge=2)] = Field(
+        default=_D.cycle_min_repeats, description="Repetitions of a phrase that count as a loop (>= 2)."
+    )
+    cycle_min_chars: PositiveInt = Field(
+        default=_D.cycle_min_chars, description="A loop must cover at least this many characters."
+    )
+    max_tokens_grace: NonNegativeInt = Field(
+        default=_D.max_tokens_grace,
+        description="Chunks a reply may run past max_tokens before Steward cuts it itself.",
+    )

@@ -1,5 +1,6 @@
 """One attempt: stream an answer from one model with first-token, stall and total timeouts,
-degenerate-output detection, and a guaranteed close of the connection."""
+degenerate-output detection, Steward's own max_tokens guard, and a guaranteed close of the
+connection."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class AttemptResult:
     ttft_s: float | None
     total_s: float
     chunks: int
+    note: str | None = None
 
 
 class AttemptProgress:
@@ -53,37 +55,54 @@ async def stream_attempt(
     deadline: float,
     progress: AttemptProgress,
     on_token: Callable[[str], None],
+    first_token_by: float | None = None,
 ) -> AttemptResult:
-    """Stream one answer, calling `on_token` for each text piece as it arrives."""
+    """Stream one answer, calling `on_token` for each text piece as it arrives.
+
+    `first_token_by` is the absolute clock time the first token must arrive by (the attempt's
+    first-token budget, part of which went on look-ups before the stream); default: first_token_s
+    from now. A stream that runs more than `max_tokens_grace` chunks past `params.max_tokens` is
+    cut by Steward itself and ends as finish_reason "length".
+    """
     detector = DegenerateDetector(degenerate)
+    first_by = first_token_by if first_token_by is not None else clock.now() + timeouts.first_token_s
+    cap = None if params.max_tokens is None else params.max_tokens + max(0, degenerate.max_tokens_grace)
     stream = backend.stream_chat(model, messages, params)
     iterator = stream.__aiter__()
     final: StreamChunk | None = None
-    chunks = 0
+    chunks = text_chunks = 0
+    note: str | None = None
     try:
         while True:
             now = clock.now()
             total_left = min(progress.started + timeouts.total_s, deadline) - now
             if total_left <= 0:
                 raise BackendError(FailureKind.TOTAL_TIMEOUT, f"no complete answer in {timeouts.total_s:g} s")
-            stage = timeouts.first_token_s if progress.ttft_s is None else timeouts.stall_s
+            stage = first_by - now if progress.ttft_s is None else timeouts.stall_s
+            if stage <= 0:
+                raise _timeout_error(progress, 0.0, total_left, timeouts, clock.now()) from None
             try:
                 chunk = await next_within(clock, iterator, min(stage, total_left))
             except StopAsyncIteration:
                 break
             except ClockTimeout:
-                raise _timeout_error(progress, stage, total_left, timeouts) from None
+                raise _timeout_error(progress, stage, total_left, timeouts, clock.now()) from None
             chunks += 1
             if chunk.text:
                 if progress.ttft_s is None:
                     progress.ttft_s = clock.now() - progress.started
+                text_chunks += 1
                 progress.parts.append(chunk.text)
                 on_token(chunk.text)
                 if detector.feed(chunk.text):
-                    raise BackendError(
-                        FailureKind.DEGENERATE_OUTPUT,
-                        f"the same output {detector.repeated!r} repeated {degenerate.repeat_chunks} times",
+                    raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe())
+                if cap is not None and text_chunks >= cap:
+                    note = (
+                        f"cut by Steward at max_tokens {params.max_tokens}: the server went on "
+                        f"past it ({text_chunks} chunks)"
                     )
+                    final = StreamChunk(finish_reason="length", done=True)
+                    break
             if chunk.done:
                 final = chunk
                 break
@@ -100,16 +119,22 @@ async def stream_attempt(
         ttft_s=progress.ttft_s,
         total_s=clock.now() - progress.started,
         chunks=chunks,
+        note=note,
     )
 
 
 def _timeout_error(
-    progress: AttemptProgress, stage: float, total_left: float, timeouts: TimeoutSettings
+    progress: AttemptProgress, stage: float, total_left: float, timeouts: TimeoutSettings, now: float
 ) -> BackendError:
+    """The timeout that fired, worded with the time really waited (never a configured figure alone)."""
     if total_left < stage:
         return BackendError(FailureKind.TOTAL_TIMEOUT, f"no complete answer in {timeouts.total_s:g} s")
     if progress.ttft_s is None:
-        return BackendError(FailureKind.FIRST_TOKEN_TIMEOUT, f"no first token in {stage:g} s")
+        waited = now - progress.started
+        return BackendError(
+            FailureKind.FIRST_TOKEN_TIMEOUT,
+            f"no first token after {waited:.1f} s (first-token timeout {timeouts.first_token_s:g} s)",
+        )
     return BackendError(
         FailureKind.STALL_TIMEOUT, f"no token for {stage:g} s after {len(progress.parts)} chunks"
     )

@@ -27,11 +27,12 @@ from steward.engine.events import (
 from steward.engine.failures import BackendError, FailureKind, policy_for
 from steward.engine.fitting import ContextFitter, PassThroughFitter
 from steward.engine.health import HealthInputs, derive_health
+from steward.engine.inputs import check_input
 from steward.engine.metrics import ModelMetrics, Sample
 from steward.engine.quarantine import QuarantineBook
 from steward.engine.registry import ModelState, ServerEntry
 from steward.engine.request import ChatRequest, RequestRun, RunEnv
-from steward.engine.router import order_candidates
+from steward.engine.router import AUTO, order_candidates
 from steward.engine.settings import EngineSettings
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot, QuarantineView, ServerSnapshot
 from steward.engine.tasks import classify_task
@@ -91,7 +92,7 @@ class Engine:
         b = self.settings.bulkhead
         limit = concurrency or b.default_concurrency
         bulkhead = Bulkhead(backend.server_id, limit, b.queue_limit, b.queue_timeout_s, self.clock)
-        self._servers[backend.server_id] = ServerEntry(backend, bulkhead)
+        self._servers[backend.server_id] = ServerEntry(backend, bulkhead, fixed_limit=concurrency)
 
     def backends(self) -> list[Backend]:
         return [s.backend for s in self._servers.values()]
@@ -114,10 +115,12 @@ class Engine:
             )
             self._models[ref.key] = state
         state.info = info
+        state.window_checked = state.listed = True  # the server itself just listed/described it
         if capabilities:
             state.capabilities = frozenset(capabilities)
         if info.slots:
             b = self.settings.bulkhead
+            state.server.fixed_limit = info.slots
             state.server.bulkhead.configure(info.slots, b.queue_limit, b.queue_timeout_s)
         return state
 
@@ -139,6 +142,12 @@ class Engine:
 
         await asyncio.gather(*(one(e) for e in list(self._servers.values())))
         return problems
+
+    def server_restarted(self, server_id: str) -> None:
+        """The server came (back) up: its models' windows may have changed, ask again on next use."""
+        for state in self._models.values():
+            if state.ref.server_id == server_id:
+                state.window_checked = False
 
     def models(self) -> list[ModelState]:
         return list(self._models.values())
@@ -162,7 +171,23 @@ class Engine:
         """
         queue: asyncio.Queue[object] = asyncio.Queue()
         rid = request.request_id or f"r{next(self._ids)}"
+
+        def emit(event: EngineEvent) -> None:
+            queue.put_nowait(event)
+            self._emit(event)
+
+        checked = check_input(request.messages)
+        if checked.refusal is not None:  # the caller's mistake: no attempt, no breaker, no retry
+            refused = RequestFailed(
+                ts=self.wall(), request_id=rid, detail=checked.refusal, kinds=(FailureKind.BAD_REQUEST,)
+            )
+            self._emit(refused)
+            yield refused
+            return
+        if checked.notes:
+            request = replace(request, messages=checked.messages)
         self._sweep_quarantine()
+        self._register_configured(request.model)
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         guess = classify_task(last_user)
         route = order_candidates(
@@ -174,13 +199,9 @@ class Engine:
             weights=self.settings.weights,
             rng=self.rng,
             ramp_of=self._ramp,
+            fallback_to_any=self.settings.routing.fallback_to_any,
         )
-
-        def emit(event: EngineEvent) -> None:
-            queue.put_nowait(event)
-            self._emit(event)
-
-        run = RequestRun(self._run_env(emit), request, route, rid, guess.task.value)
+        run = RequestRun(self._run_env(emit), request, route, rid, guess.task.value, checked.notes)
 
         async def drive() -> None:
             try:
@@ -205,6 +226,23 @@ class Engine:
             if not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+
+    def _register_configured(self, requested: str) -> None:
+        """Make the pinned model and the fallback chain candidates even before their server answered.
+
+        A configured model whose server is known but did not list it (down at start, still
+        loading, hung) gets a placeholder: its attempt then fails fast and classified
+        (connection_refused, model_not_found) and the request goes on down the chain, instead of
+        ending with "not known". Keys on servers nobody configured are left to the router.
+        """
+        keys = [requested] if requested != AUTO else []
+        for key in [*keys, *self._fallback_chain]:
+            if key in self._models:
+                continue
+            server_id, _, model = key.partition("/")
+            if server_id in self._servers and model:
+                placeholder = self.add_model(server_id, ModelInfo(model))
+                placeholder.window_checked = placeholder.listed = False
 
     def _run_env(self, emit: Callable[[EngineEvent], None]) -> RunEnv:
         return RunEnv(
@@ -330,11 +368,14 @@ class Engine:
         """Probe every server once (no generation), then refresh each model's health."""
 
         async def one(entry: ServerEntry) -> None:
+            was_up = entry.last_probe is not None and entry.last_probe.state is ServerState.UP
             try:
                 async with asyncio.timeout(self.settings.health.probe_timeout_s):
                     entry.last_probe = await entry.backend.probe()
             except TimeoutError:
                 entry.last_probe = ProbeResult(ServerState.DOWN, "probe timed out")
+            if entry.last_probe.state is ServerState.UP and not was_up:
+                self.server_restarted(entry.backend.server_id)
 
         await asyncio.gather(*(one(e) for e in list(self._servers.values())))
         self._sweep_quarantine()
@@ -434,13 +475,9 @@ class Engine:
         for state in self._models.values():
             state.breaker.update_settings(settings.breaker)
             state.metrics.resize(settings.health.metrics_window)
+        b = settings.bulkhead
         for entry in self._servers.values():
-            b = settings.bulkhead
-            entry.bulkhead.configure(
-                max(entry.bulkhead.limit, 1) if old.bulkhead == b else b.default_concurrency,
-                b.queue_limit,
-                b.queue_timeout_s,
-            )
+            entry.bulkhead.configure(entry.fixed_limit or b.default_concurrency, b.queue_limit, b.queue_timeout_s)
         self._emit(SettingsApplied(ts=self.wall(), request_id=None, changed=changed))
 
     def restore_breaker(self, key: str, reopen_in_s: float, trips: int, reason: str) -> BreakerState:

@@ -52,6 +52,8 @@ class RequestStarted(EngineEvent):
     candidates: tuple[str, ...]
     explanation: str
     task: str = "GENERAL"
+    notes: tuple[str, ...] = ()
+    """What was done to the input before any attempt (e.g. invalid characters replaced)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,9 @@ class Completed(EngineEvent):
     ttft_s: float | None
     total_s: float
     attempts: int
+    finish_reason: str | None = None
+    note: str | None = None
+    """What Steward did to the answer itself, e.g. "cut at max_tokens 64: the server kept going"."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ class ServerEntry:
     backend: Backend
     bulkhead: Bulkhead
     last_probe: ProbeResult | None = None
+    fixed_limit: int | None = None
+    """Concurrency the server itself reports (its slots) or was given; else the settings' default."""
 
 
 @dataclass
@@ -41,6 +43,10 @@ class ModelState:
     recovered_at: float | None = None
     in_flight: int = 0
     window_override: int | None = None
+    window_checked: bool = False
+    listed: bool = True
+    """False for a configured model its server has not listed yet (a placeholder, see Engine.chat)."""
+    """The server was asked for this model's window since it (re)started; no need to ask per request."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -30,7 +30,7 @@ from steward.engine.events import (
     TruncationSuspected,
 )
 from steward.engine.failures import BackendError, FailureKind, policy_for
-from steward.engine.fitting import ContextFitter, FitResult
+from steward.engine.fitting import ContextFitter, FirstTokenBudget, FitResult
 from steward.engine.registry import ModelState
 from steward.engine.retry import backoff_delay
 from steward.engine.router import AUTO, Route
@@ -82,8 +82,17 @@ class _Attempt:
 class RequestRun:
     """Drives one request; `run()` emits events through `env.emit` and returns when done."""
 
-    def __init__(self, env: RunEnv, request: ChatRequest, route: Route, rid: str, task_label: str) -> None:
+    def __init__(
+        self,
+        env: RunEnv,
+        request: ChatRequest,
+        route: Route,
+        rid: str,
+        task_label: str,
+        notes: tuple[str, ...] = (),
+    ) -> None:
         self.env = env
+        self.notes = notes
         if request.params.max_tokens is None:
             limit = env.settings.context.max_reply_tokens
             request = replace(request, params=replace(request.params, max_tokens=limit))
@@ -119,6 +128,7 @@ class RequestRun:
             candidates=tuple(m.key for m in self.route.candidates),
             explanation=self.route.explanation,
             task=self.task_label,
+            notes=self.notes,
         )
         try:
             await self._loop()
@@ -195,6 +205,8 @@ class RequestRun:
                 ttft_s=result.ttft_s,
                 total_s=self.env.clock.now() - self.t0,
                 attempts=self.started,
+                finish_reason=result.finish_reason,
+                note=result.note,
             )
             return True
         if not isinstance(error, BackendError):
@@ -446,27 +458,42 @@ class RequestRun:
             return result
 
     async def _one_try(self, attempt: _Attempt, progress: AttemptProgress) -> tuple[AttemptResult, FitResult]:
+        """Fit the conversation, take a slot on the server, stream the answer.
+
+        Fitting comes BEFORE the slot: a summary is written through the engine and may need a slot
+        on the same server (one slot is the llama-server default), so holding ours would deadlock.
+        Look-ups while fitting spend the attempt's first-token budget; waiting in the server's
+        queue does not (a busy server is not a slow model).
+        """
         env, state = self.env, attempt.state
-        bulkhead = state.server.bulkhead
-        await bulkhead.acquire()
-        state.in_flight += 1
+        timeouts = env.settings.timeouts
+        budget = FirstTokenBudget(env.clock, timeouts.first_token_s)
         try:
             fit = await env.fitter.fit(
-                state, self.request.messages, self.request.params, self.policy, self.rid
+                state, self.request.messages, self.request.params, self.policy, self.rid, budget
             )
             if fit.event is not None:
                 env.emit(fit.event)
+            bulkhead = state.server.bulkhead
+            await budget.excluded(bulkhead.acquire())
+        except (BackendError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a fitter bug must not crash the request: classify it
+            raise BackendError(FailureKind.UNKNOWN, f"{type(exc).__name__}: {exc}") from exc
+        state.in_flight += 1
+        try:
             result = await stream_attempt(
                 state.backend,
                 state.ref.model,
                 fit.messages,
                 fit.params,
                 clock=env.clock,
-                timeouts=env.settings.timeouts,
+                timeouts=timeouts,
                 degenerate=env.settings.degenerate,
                 deadline=self.deadline,
                 progress=progress,
                 on_token=lambda text: self._on_token(attempt, text),
+                first_token_by=budget.deadline,
             )
             return result, fit
         except (BackendError, asyncio.CancelledError):

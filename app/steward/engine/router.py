@@ -89,21 +89,33 @@ def order_candidates(
     weights: RoutingWeights,
     rng: random.Random,
     ramp_of: Callable[[ModelState], float],
+    fallback_to_any: bool = True,
 ) -> Route:
-    """Order every known model for one request and say why the first one leads."""
+    """Order every known model for one request and say why the first one leads.
+
+    A pinned model is tried first, then its fallback chain, then (with `fallback_to_any`) every
+    other model by score. A pinned model no server offers is not a dead end: the chain and the
+    others still answer, and the explanation says so.
+    """
     by_key = {m.key: m for m in models}
     scores = {m.key: score(m, task.task, weights, ramp_of(m)) for m in models}
     ranked = sorted(models, key=lambda m: -scores[m.key].total)
     ordered: list[ModelState] = []
     if requested != AUTO:
-        if requested not in by_key:
-            return Route((), f"model {requested} is not known to any server")
-        ordered.append(by_key[requested])
+        if requested in by_key:
+            ordered.append(by_key[requested])
         ordered += [by_key[k] for k in fallback_chain if k in by_key and k != requested]
-        ordered += [m for m in ranked if m not in ordered]
-        lead = f"pinned {requested}"
-        if len(ordered) > 1:
+        if fallback_to_any:
+            ordered += [m for m in ranked if m not in ordered]
+        lead = (
+            f"pinned {requested}" if requested in by_key else f"pinned {requested} is not known to any server"
+        )
+        if requested in by_key and len(ordered) > 1:
             lead += f"; fallbacks {', '.join(m.key for m in ordered[1:4])}"
+        elif ordered:
+            lead += f"; trying {', '.join(m.key for m in ordered[:3])} instead"
+        elif not fallback_to_any:
+            lead += " (falling back to other models is turned off)"
         return Route(tuple(ordered), lead)
     if fallback_chain:
         ordered += [by_key[k] for k in fallback_chain if k in by_key]

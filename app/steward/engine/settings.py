@@ -38,6 +38,8 @@ class BreakerSettings:
 @dataclass(frozen=True)
 class TimeoutSettings:
     connect_s: float = 3.0
+    probe_s: float = 2.0
+    """Bound of each auxiliary call (model list, window, token count, health probe)."""
     first_token_s: float = 20.0
     stall_s: float = 15.0
     total_s: float = 300.0
@@ -65,6 +67,12 @@ class RoutingWeights:
     capability: float = 0.4
     performance: float = 0.4
     health: float = 0.2
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    fallback_to_any: bool = True
+    """When the pinned model and its chain cannot answer, go on to the best other model."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,13 @@ class ContextSettings:
 class DegenerateSettings:
     repeat_chunks: int = 24
     min_chunk_chars: int = 1
+    cycle_max_period: int = 120
+    """Longest repeating unit (characters) the loop detector looks for."""
+    cycle_min_repeats: int = 6
+    cycle_min_chars: int = 240
+    """A loop must cover at least this many characters (short legit repeats such as '----' pass)."""
+    max_tokens_grace: int = 8
+    """Chunks a stream may run past max_tokens before Steward cuts it (the server should stop first)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,7 @@ class EngineSettings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     hedge: HedgeSettings = field(default_factory=HedgeSettings)
     weights: RoutingWeights = field(default_factory=RoutingWeights)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     bulkhead: BulkheadSettings = field(default_factory=BulkheadSettings)
     context: ContextSettings = field(default_factory=ContextSettings)

@@ -5,7 +5,8 @@ and afterwards compares the server's reported prompt tokens with what was sent."
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from steward.engine.clock import wall_time
 from steward.engine.context import policies, windows
@@ -15,7 +16,7 @@ from steward.engine.context.policies import Selection
 from steward.engine.context.summarize import Summarize, Summarizer, SummaryFailed, summary_message
 from steward.engine.events import ContextFitted
 from steward.engine.failures import BackendError, FailureKind
-from steward.engine.fitting import FitResult
+from steward.engine.fitting import FirstTokenBudget, FitResult
 from steward.engine.registry import ModelState
 from steward.engine.settings import ContextPolicy, ContextSettings
 from steward.engine.types import ChatMessage, GenerationParams, Usage
@@ -24,6 +25,11 @@ PREVIEW_CHARS = 80
 SUMMARY_SHARE = 0.25  # of the target, at most SUMMARY_MAX tokens, kept free for a summary
 SUMMARY_MAX = 256
 CALIBRATED_SAMPLES = 3
+T = TypeVar("T")
+
+
+async def _spend(budget: FirstTokenBudget | None, awaitable: Awaitable[T], what: str) -> T:
+    return await (budget.spend(awaitable, what) if budget is not None else awaitable)
 
 
 def truncation_tolerance(expected: int, exact: bool) -> int:
@@ -89,33 +95,40 @@ class ContextManager:
         params: GenerationParams,
         policy: ContextPolicy,
         request_id: str | None,
+        budget: FirstTokenBudget | None = None,
     ) -> FitResult:
-        """Fit `messages` to `state`'s window; raises BackendError(CONTEXT_OVERFLOW) to refuse."""
+        """Fit `messages` to `state`'s window; raises BackendError(CONTEXT_OVERFLOW) to refuse.
+
+        The window is asked of the server once per model (and again after a restart or reload,
+        see `windows.refresh`), never before every attempt; look-ups and counts spend `budget`.
+        """
         settings = self.settings
         window = windows.window_of(state, params, settings)
-        if window is None:
-            window = await windows.refresh(state)
-        counts = await self.counter.count(state, messages)
+        if window is None and not state.window_checked:
+            window = await _spend(budget, windows.refresh(state), "waiting for the context-window look-up")
+        counts = await _spend(budget, self.counter.count(state, messages), "waiting for the token count")
         if window is None:  # the server will not say: send as is, but still watch for truncation
             return FitResult(tuple(messages), params, counts.total, None, exact=counts.exact)
         if windows.wants_num_ctx(state):
             windows.record_window(state, window)
             params = windows.params_for(state, params, window)
-        budget = budget_for(window, params, settings)
-        self._refuse_if_latest_too_big(state, messages, counts, budget)
+        fit_budget = budget_for(window, params, settings)
+        self._refuse_if_latest_too_big(state, messages, counts, fit_budget)
         total = counts.total
-        if total <= budget.trigger or (policy is ContextPolicy.STOP and total <= budget.limit):
+        if total <= fit_budget.trigger or (policy is ContextPolicy.STOP and total <= fit_budget.limit):
             return FitResult(tuple(messages), params, total, None, exact=counts.exact)
         if policy is ContextPolicy.STOP:
             raise BackendError(
                 FailureKind.CONTEXT_OVERFLOW,
-                f"conversation needs {total:,} tokens, model {state.key} holds {budget.limit:,}"
-                f" ({budget.explain()}) (policy: stop)",
+                f"conversation needs {total:,} tokens, model {state.key} holds {fit_budget.limit:,}"
+                f" ({fit_budget.explain()}) (policy: stop)",
                 n_prompt_tokens=total,
                 n_ctx=window,
             )
-        sent, dropped, summary, used, note = await self._apply(state, messages, counts, budget, policy)
-        after = await self.counter.count(state, sent)
+        sent, dropped, summary, used, note = await self._apply(
+            state, messages, counts, fit_budget, policy, budget
+        )
+        after = await _spend(budget, self.counter.count(state, sent), "waiting for the token count")
         event = ContextFitted(
             ts=self._wall(),
             request_id=request_id,
@@ -173,12 +186,13 @@ class ContextManager:
         counts: Counts,
         budget: Budget,
         policy: ContextPolicy,
+        first_token: FirstTokenBudget | None = None,
     ) -> tuple[tuple[ChatMessage, ...], tuple[int, ...], str | None, ContextPolicy, str | None]:
         """(messages to send, dropped indices, summary, policy actually used, note)."""
         note: str | None = None
         if policy is ContextPolicy.SUMMARIZE:
             try:
-                sent, text, dropped = await self._summarize(state, messages, counts, budget)
+                sent, text, dropped = await self._summarize(state, messages, counts, budget, first_token)
                 return sent, dropped, text, policy, None
             except SummaryFailed as exc:
                 note = f"summary failed ({exc}); fell back to sliding_window"
@@ -211,9 +225,18 @@ class ContextManager:
         )
 
     async def _summarize(
-        self, state: ModelState, messages: Sequence[ChatMessage], counts: Counts, budget: Budget
+        self,
+        state: ModelState,
+        messages: Sequence[ChatMessage],
+        counts: Counts,
+        budget: Budget,
+        first_token: FirstTokenBudget | None = None,
     ) -> tuple[tuple[ChatMessage, ...], str, tuple[int, ...]]:
-        """Sliding window with room left for a summary of what it dropped, put in their place."""
+        """Sliding window with room left for a summary of what it dropped, put in their place.
+
+        Writing the summary is a request of its own (with its own timeouts): it does not spend
+        this attempt's first-token budget.
+        """
         if not self.summarizer.available:
             raise SummaryFailed("no summarizer is configured")
         room = min(SUMMARY_MAX, int(budget.trigger * SUMMARY_SHARE))
@@ -221,17 +244,18 @@ class ContextManager:
         dropped = selection.dropped(len(messages))
         if not dropped:
             raise SummaryFailed("nothing to summarize")
-        text = await self.summarizer.summary([messages[i] for i in dropped])
+        writing = self.summarizer.summary([messages[i] for i in dropped])
+        text = await (first_token.excluded(writing) if first_token is not None else writing)
         allowed = budget.trigger - selection.tokens
         message = summary_message(len(dropped), text)
-        cost = await self.counter.cost(state, message)
+        cost = await _spend(first_token, self.counter.cost(state, message), "counting the summary")
         for _ in range(3):  # shorten an overlong summary to the room left for it
             if cost <= allowed:
                 break
             keep = max(0, int(len(text) * allowed / max(cost, 1)) - 8)
             text = text[:keep].rstrip() + "…"
             message = summary_message(len(dropped), text)
-            cost = await self.counter.cost(state, message)
+            cost = await _spend(first_token, self.counter.cost(state, message), "counting the summary")
         if cost > allowed:
             raise SummaryFailed(f"the summary needs {cost} tokens, only {allowed} are left")
         at = next(

@@ -55,10 +55,15 @@ def record_window(state: ModelState, window: int) -> None:
 
 
 async def refresh(state: ModelState) -> int | None:
-    """Ask the server again (after a reload, or when the window is unknown); None if it cannot say."""
+    """Ask the server again (after a reload, or when the window is unknown); None if it cannot say.
+
+    Marks the model's window as checked either way: the engine clears that mark when the server
+    restarts or the model is reloaded, so a server that reports no window is not asked per request.
+    """
     try:
         info = await state.backend.describe(state.ref.model)
     except BackendError:
         return state.window
     state.info = info
+    state.window_checked = True
     return state.window

@@ -1,0 +1,70 @@
+"""The loop detector: repeated chunks and repeated phrases trip it; ordinary text never does."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from steward.engine.degenerate import DegenerateDetector
+from steward.engine.settings import DegenerateSettings
+
+PROSE = (
+    "Paris is the capital of France. It lies on the Seine, in the north of the country, and has "
+    "been the seat of government since the tenth century. The city is known for its museums, "
+    "among them the Louvre, and for landmarks such as the Eiffel Tower and Notre-Dame. About two "
+    "million people live in the city itself and over twelve million in its metropolitan area. "
+)
+
+
+def feed_all(detector: DegenerateDetector, chunks: list[str]) -> int | None:
+    """The index of the chunk that tripped the detector, or None."""
+    for index, chunk in enumerate(chunks):
+        if detector.feed(chunk):
+            return index
+    return None
+
+
+def test_the_same_chunk_repeated_trips_at_the_configured_count() -> None:
+    detector = DegenerateDetector(DegenerateSettings(repeat_chunks=24))
+    assert feed_all(detector, ["<|im_end|>"] * 30) == 23
+    assert detector.repeated == "<|im_end|>"
+
+
+@pytest.mark.parametrize("period", [1, 2, 7, 31, 120])
+def test_a_repeated_phrase_of_any_period_up_to_the_limit_trips(period: int) -> None:
+    unit = "".join(chr(ord("a") + (i * 7) % 26) for i in range(period))
+    text = unit * 400
+    chunks = [text[i : i + 3] for i in range(0, len(text), 3)]  # split unlike the unit
+    detector = DegenerateDetector(DegenerateSettings(repeat_chunks=10_000))
+    tripped = feed_all(detector, chunks)
+    assert tripped is not None
+    settings = DegenerateSettings()
+    enough = max(settings.cycle_min_chars, period * settings.cycle_min_repeats) + period
+    assert (tripped + 1) * 3 <= enough + 16 + 3  # caught within one check interval of the minimum
+    assert detector.repeated is not None and len(detector.repeated) == period
+
+
+def test_a_phrase_longer_than_the_period_limit_is_not_looked_for() -> None:
+    unit = "".join(chr(ord("a") + i % 26) for i in range(150))
+    detector = DegenerateDetector(DegenerateSettings(cycle_max_period=120))
+    assert feed_all(detector, [unit] * 5) is None
+
+
+def test_ordinary_prose_and_code_never_trip() -> None:
+    code = "".join(f"    value_{i} = compute({i}, factor={i * 3})\n" for i in range(60))
+    table = "| name | size |\n|------|------|\n" + "".join(f"| model {i} | {i} GB |\n" for i in range(40))
+    for text in (PROSE * 3, code, table, "-" * 80 + "\n" + PROSE):
+        detector = DegenerateDetector(DegenerateSettings())
+        chunks = [text[i : i + 4] for i in range(0, len(text), 4)]
+        assert feed_all(detector, chunks) is None, text[:40]
+
+
+def test_runs_of_blanks_are_not_a_loop() -> None:
+    detector = DegenerateDetector(DegenerateSettings())
+    assert feed_all(detector, [" "] * 600 + ["\n"] * 600) is None
+
+
+def test_counting_words_is_not_a_loop() -> None:
+    words = [f" word{n}" for n in itertools.islice(itertools.count(), 500)]
+    assert feed_all(DegenerateDetector(DegenerateSettings()), words) is None
