@@ -477,7 +477,9 @@ class Engine:
             state.metrics.resize(settings.health.metrics_window)
         b = settings.bulkhead
         for entry in self._servers.values():
-            entry.bulkhead.configure(entry.fixed_limit or b.default_concurrency, b.queue_limit, b.queue_timeout_s)
+            entry.bulkhead.configure(
+                entry.fixed_limit or b.default_concurrency, b.queue_limit, b.queue_timeout_s
+            )
         self._emit(SettingsApplied(ts=self.wall(), request_id=None, changed=changed))
 
     def restore_breaker(self, key: str, reopen_in_s: float, trips: int, reason: str) -> BreakerState:
