@@ -1,9 +1,10 @@
-"""Benchmark: sustained 2,000 events/s into the store for ~10 s, CPU cost as % of one core (< 5% target).
+"""Benchmark: sustained 2,000 events/s into the store for ~10 s, CPU cost as % of one core.
 
 Run with `pytest tests/bench/bench_store.py -m bench -s` (or `python tests/bench/bench_store.py`).
-Three figures are printed: the whole process (producer loop + record objects + queue + writer thread),
-the same producer loop with the store switched off (baseline), and the writer thread alone. The
-target is asserted on the whole-process figure, the most pessimistic of the three.
+Figures: the whole process (producer loop + record objects + queue + writer thread), the same
+producer loop with the store switched off (the same-run baseline, measured 5 s before and 5 s after
+the store run so drift hits both), and the writer thread alone. Targets: what the store adds over
+the producer alone is < 5% of one core, and so is the whole process.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 
 from steward.store import EventRecord, Sample, open_store
+from tests.bench.common import record
 
 RATE_PER_S = 2_000
 DURATION_S = 10.0
@@ -33,6 +35,7 @@ class BenchResult:
     wall_s: float
     process_cpu_percent: float
     baseline_cpu_percent: float
+    store_added_cpu_percent: float
     writer_cpu_percent: float
     commits: int
     db_bytes: int
@@ -79,7 +82,7 @@ def run_bench(db_path: Path, duration_s: float = DURATION_S) -> BenchResult:
         if len(made) > 1000:
             made.clear()
 
-    _, base_wall, base_cpu = _produce(baseline_sink, min(duration_s, 5.0))
+    _, base_wall, base_cpu = _produce(baseline_sink, duration_s / 2)
 
     commits = 0
 
@@ -100,12 +103,15 @@ def run_bench(db_path: Path, duration_s: float = DURATION_S) -> BenchResult:
     store.flush()
     writer_cpu = _thread_cpu_s(writer_thread.native_id) - writer_cpu0
     store.close()
+    _, wall_after, cpu_after = _produce(baseline_sink, duration_s / 2)
+    base_wall, base_cpu = base_wall + wall_after, base_cpu + cpu_after
     db_bytes = sum(p.stat().st_size for p in db_path.parent.glob(db_path.name + "*"))
     return BenchResult(
         events=count,
         wall_s=wall,
         process_cpu_percent=100.0 * cpu / wall,
         baseline_cpu_percent=100.0 * base_cpu / base_wall,
+        store_added_cpu_percent=100.0 * (cpu / wall - base_cpu / base_wall),
         writer_cpu_percent=100.0 * writer_cpu / wall,
         commits=commits,
         db_bytes=db_bytes,
@@ -117,7 +123,8 @@ def _report(r: BenchResult) -> str:
         f"store bench: {r.events} events in {r.wall_s:.1f} s ({r.events / r.wall_s:.0f}/s), "
         f"{r.commits} commits; "
         f"process CPU {r.process_cpu_percent:.2f}% of one core (baseline loop without store "
-        f"{r.baseline_cpu_percent:.2f}%, writer thread {r.writer_cpu_percent:.2f}%); "
+        f"{r.baseline_cpu_percent:.2f}%, so the store adds {r.store_added_cpu_percent:.2f}%; "
+        f"writer thread {r.writer_cpu_percent:.2f}%); "
         f"db {r.db_bytes / r.events:.0f} bytes/event"
     )
 
@@ -126,8 +133,10 @@ def _report(r: BenchResult) -> str:
 def test_store_sustains_2000_events_per_second_under_5_percent_of_a_core(tmp_path: Path) -> None:
     result = run_bench(tmp_path / "steward.db")
     print(_report(result))
+    record("store", "store_2000_events_per_s", {**asdict(result), "target_percent_of_a_core": TARGET_PERCENT})
     assert result.events / result.wall_s >= 0.95 * RATE_PER_S
     assert result.commits <= 11 * result.wall_s
+    assert result.store_added_cpu_percent < TARGET_PERCENT, "the store's cost over the producer alone"
     assert result.process_cpu_percent < TARGET_PERCENT
 
 
