@@ -58,7 +58,9 @@ def test_failure_threshold_zero_is_rejected_with_path_and_reason() -> None:
         ({"ui": {"theme": "pink"}}, "ui.theme", "'system', 'light' or 'dark'"),
         ({"logging": {"level": "verbose"}}, "logging.level", "must be one of"),
         ({"routing": {"default_model": "llama"}}, "routing.default_model", "'server/model'"),
-        ({"routing": {"fallback_chain": ["a/b", "nope"]}}, "routing.fallback_chain", "item 1"),
+        ({"routing": {"fallback_chain": ["a/b", "nope"]}}, "routing.fallback_chain[1]", "(got 'nope')"),
+        ({"routing": {"capabilities": {"a/b": ["Code"]}}}, "routing.capabilities.a/b[0]", "lower-case"),
+        ({"routing": {"capabilities": {"ab": ["code"]}}}, "routing.capabilities.ab (key)", "'server/model'"),
         ({"embedded": {"small_ctx": 4096, "large_ctx": 1024}}, "embedded", "large_ctx"),
         ({"breaker": 5}, "breaker", "must be a table"),
         ({"schema_version": 0}, "schema_version", "at least 1"),
@@ -98,7 +100,11 @@ def test_managed_servers_must_bind_loopback_and_ports_are_bounded() -> None:
 
 def test_server_ids_are_unique_across_endpoints_and_profiles() -> None:
     problems = _problems({"endpoints": [_endpoint(id="local")], "servers": [{"name": "local"}]})
-    assert any("servers[0].name 'local' is already used by endpoints[0].id" in r for _, r in problems)
+    assert problems == [
+        ("servers", "server name 'local' is already used by an endpoint (ids must be unique)")
+    ]
+    problems = _problems({"endpoints": [_endpoint(id="a"), _endpoint(id="a")]})
+    assert problems == [("endpoints", "endpoint id 'a' is used more than once (ids must be unique)")]
 
 
 def test_valid_full_document_is_accepted() -> None:

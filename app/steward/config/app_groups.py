@@ -7,15 +7,21 @@ import re
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from steward.config.base import (
+    MAX_NAME_CHARS,
+    HiddenValueError,
+    ModelKeyText,
+    Name,
     NonNegativeInt,
     Port,
     PortOrAuto,
     PositiveInt,
     PositiveSeconds,
     SettingsGroup,
+    Text,
+    UrlText,
 )
 
 # Server ids and profile names appear in "server/model" keys, file names and menus.
@@ -30,11 +36,15 @@ _SECRET_PREFIXES = ("sk-", "sk_", "pk-", "hf_", "gsk_", "xai-", "Bearer ")
 DEFAULT_DISCOVERY_PORTS = (11434, 8080, 1234, 8000, 1337, 5000, 5001)
 
 
+# Messages never repeat the offending value: the formatter in steward.config.validation adds a
+# bounded excerpt of it (or leaves it out for HiddenValueError).
+
+
 def _check_id(value: str, what: str) -> str:
     if not _ID_RE.match(value):
         raise ValueError(
             f"{what} must be 1-64 characters of letters, digits, '.', '_' or '-' (no '/', it separates "
-            f"server and model in keys), got {value!r}"
+            "server and model in keys)"
         )
     return value
 
@@ -43,17 +53,39 @@ def check_model_key(value: str) -> str:
     """A "server/model" key: server id, a slash, a non-empty model name (which may itself contain '/')."""
     server, sep, model = value.partition("/")
     if not sep or not server or not model.strip():
-        raise ValueError(f"must be a 'server/model' key such as 'ollama/llama3.2:1b', got {value!r}")
+        raise ValueError("must be a 'server/model' key such as 'ollama/llama3.2:1b'")
     _check_id(server, "the server part")
+    if len(model) > MAX_NAME_CHARS:
+        raise ValueError(f"the model name must be at most {MAX_NAME_CHARS} characters long")
     return value
+
+
+def _check_tag(value: str) -> str:
+    if not _TAG_RE.match(value):
+        raise ValueError("must be a lower-case word such as 'code' (letters, digits, '_' or '-')")
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    if not value or "=" in value or "\0" in value:
+        raise ValueError("is not a valid environment variable name")
+    return value
+
+
+# A "server/model" key, checked item by item so one bad entry can be named (and dropped) alone.
+ModelKey = Annotated[ModelKeyText, AfterValidator(check_model_key)]
+# A capability tag such as "chat", "code", "tools", "vision", "long_context".
+Tag = Annotated[str, Field(max_length=32), AfterValidator(_check_tag)]
+# An environment variable name for a managed server.
+EnvName = Annotated[Name, AfterValidator(_check_env_name)]
 
 
 class EndpointConfig(SettingsGroup):
     """A server the user configured by hand."""
 
-    id: str
+    id: Name
     kind: Literal["ollama", "openai", "llamacpp"]
-    base_url: str
+    base_url: UrlText
     api_key_ref: str | None = Field(
         default=None, description="Name of the keyring entry holding the API key; never the key itself."
     )
@@ -70,14 +102,17 @@ class EndpointConfig(SettingsGroup):
         try:
             parts = urlsplit(value)
             port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"is not a valid URL ({exc})") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
-        if port == 0:
-            raise ValueError(f"port must be 1..65535, got {value!r}")
+        except ValueError:
+            # urllib's message may quote the URL, which may hold a password.
+            raise HiddenValueError("is not a valid URL (check the brackets and the port)") from None
         if parts.username or parts.password:
-            raise ValueError("must not contain credentials; store the API key in the keyring (api_key_ref)")
+            raise HiddenValueError(
+                "must not contain credentials; store the API key in the keyring (api_key_ref)"
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if port == 0:
+            raise ValueError("port must be 1..65535")
         return value
 
     @field_validator("api_key_ref")
@@ -85,12 +120,13 @@ class EndpointConfig(SettingsGroup):
     def _key_name_not_key(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        # Whatever is wrong here, the value might be a pasted key: it is never echoed.
         if value.startswith(_SECRET_PREFIXES):
-            raise ValueError(
+            raise HiddenValueError(
                 "looks like an API key itself; store the key in the OS keyring and put only its name here"
             )
         if not _KEY_REF_RE.match(value):
-            raise ValueError(f"must be a keyring entry name (1-128 characters, no spaces), got {value!r}")
+            raise HiddenValueError("must be a keyring entry name (1-128 characters, no spaces)")
         return value
 
 
@@ -106,22 +142,22 @@ def _is_loopback(host: str) -> bool:
 class ServerProfileConfig(SettingsGroup):
     """A server process Steward starts and supervises."""
 
-    name: str
+    name: Name
     kind: Literal["llamacpp", "ollama"] = "llamacpp"
-    binary_path: str = Field(
+    binary_path: Text = Field(
         default="", description="Empty = Steward's embedded llama-server / ollama on PATH."
     )
-    model_path: str = Field(default="", description="Empty = the embedded SmolLM2 model.")
+    model_path: Text = Field(default="", description="Empty = the embedded SmolLM2 model.")
     ctx_size: NonNegativeInt = Field(default=4096, description="Context window; 0 = the model's own.")
     port: PortOrAuto = Field(default=0, description="0 = pick a free port.")
-    host: str = Field(default="127.0.0.1", description="Managed servers only listen on loopback.")
+    host: Name = Field(default="127.0.0.1", description="Managed servers only listen on loopback.")
     threads: NonNegativeInt = Field(default=0, description="0 = let the server decide.")
     gpu_layers: Annotated[int, Field(ge=-1)] = Field(
         default=0, description="Layers offloaded; -1 = server default."
     )
     parallel: PositiveInt = Field(default=1, description="Parallel slots.")
-    extra_args: list[str] = Field(default_factory=list, description="Extra command-line arguments.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    extra_args: list[Text] = Field(default_factory=list, description="Extra command-line arguments.")
+    env: dict[EnvName, Text] = Field(default_factory=dict, description="Extra environment variables.")
     autostart: bool = False
 
     @field_validator("name")
@@ -133,15 +169,7 @@ class ServerProfileConfig(SettingsGroup):
     @classmethod
     def _loopback_only(cls, value: str) -> str:
         if not _is_loopback(value):
-            raise ValueError(f"must be a loopback address (127.0.0.1, ::1 or localhost), got {value!r}")
-        return value
-
-    @field_validator("env")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not key or "=" in key or "\0" in key:
-                raise ValueError(f"environment variable name {key!r} is not valid")
+            raise ValueError("must be a loopback address (127.0.0.1, ::1 or localhost)")
         return value
 
 
@@ -171,22 +199,27 @@ class DiscoveryConfig(SettingsGroup):
     @field_validator("ports")
     @classmethod
     def _unique(cls, value: list[int]) -> list[int]:
-        duplicates = sorted({p for p in value if value.count(p) > 1})
+        seen: set[int] = set()
+        repeated: set[int] = set()
+        for port in value:
+            (repeated if port in seen else seen).add(port)
+        duplicates = sorted(repeated)
         if duplicates:
-            raise ValueError(f"lists port(s) {duplicates} more than once")
+            shown = ", ".join(map(str, duplicates[:5])) + (", …" if len(duplicates) > 5 else "")
+            raise ValueError(f"lists port(s) {shown} more than once")
         return value
 
 
 class RoutingConfig(SettingsGroup):
     """Which model answers by default, and where to go when it cannot."""
 
-    default_model: str = Field(default="auto", description="'auto' or a 'server/model' key.")
-    fallback_chain: list[str] = Field(default_factory=list, description="'server/model' keys, in order.")
+    default_model: ModelKeyText = Field(default="auto", description="'auto' or a 'server/model' key.")
+    fallback_chain: list[ModelKey] = Field(default_factory=list, description="'server/model' keys, in order.")
     fallback_to_any: bool = Field(
         default=True,
         description="When the chosen model and its chain cannot answer, let the best other model answer.",
     )
-    capabilities: dict[str, list[str]] = Field(
+    capabilities: dict[ModelKey, list[Tag]] = Field(
         default_factory=dict, description="'server/model' key -> tags such as chat, code, tools, vision."
     )
 
@@ -194,26 +227,6 @@ class RoutingConfig(SettingsGroup):
     @classmethod
     def _auto_or_key(cls, value: str) -> str:
         return value if value == "auto" else check_model_key(value)
-
-    @field_validator("fallback_chain")
-    @classmethod
-    def _keys(cls, value: list[str]) -> list[str]:
-        for index, key in enumerate(value):
-            try:
-                check_model_key(key)
-            except ValueError as exc:
-                raise ValueError(f"item {index} {exc}") from None
-        return value
-
-    @field_validator("capabilities")
-    @classmethod
-    def _tags(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for key, tags in value.items():
-            check_model_key(key)
-            bad = [t for t in tags if not _TAG_RE.match(t)]
-            if bad:
-                raise ValueError(f"{key}: tags must be lower-case words such as 'code', got {bad!r}")
-        return value
 
 
 class RetentionConfig(SettingsGroup):
@@ -228,7 +241,7 @@ class UiConfig(SettingsGroup):
     """Window and chart preferences."""
 
     theme: Literal["system", "light", "dark"] = "system"
-    last_page: str = "dashboard"
+    last_page: Name = "dashboard"
     remember_geometry: bool = True
     chart_range_s: Annotated[int, Field(ge=10, le=7 * 24 * 3600)] = Field(
         default=300, description="Visible time range of live charts (10 s .. 7 days)."

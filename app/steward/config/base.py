@@ -4,6 +4,9 @@ Every group is strict (a TOML string is never silently turned into a number, a f
 into an int), frozen (settings are replaced, never mutated, so the engine and the GUI can
 share one object safely) and keeps unknown keys (a typo or a key written by a newer Steward
 is reported as a warning and written back unchanged instead of being lost).
+
+Every text field has an upper length bound. The file is hand-editable, so a 10 MB id is a
+realistic accident; the bound rejects it before any validator copies it into a message.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ class SettingsGroup(BaseModel):
     )
 
 
+class HiddenValueError(ValueError):
+    """A validation failure whose offending value must never be echoed (it may be a secret).
+
+    Validators raise it instead of `ValueError` when the input could be an API key or a URL
+    carrying a password; messages built from it leave the value out.
+    """
+
+
 # Durations: a zero or negative timeout would fire immediately or never make sense.
 PositiveSeconds = Annotated[float, Field(gt=0)]
 # Delays where 0 has a meaning ("no delay", e.g. hedge delay 0 = race).
@@ -39,3 +50,22 @@ PortOrAuto = Annotated[int, Field(ge=0, le=65535)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 # Counts that must be at least one.
 PositiveInt = Annotated[int, Field(ge=1)]
+
+# Length bounds of text (characters).
+MAX_NAME_CHARS = 200
+"""Ids, profile names, model names, hosts, page names: anything shown as a label."""
+MAX_MODEL_KEY_CHARS = 2 * MAX_NAME_CHARS + 1
+"""A "server/model" key: a server id, a slash and a model name."""
+MAX_URL_CHARS = 2048
+"""URLs (the de-facto limit of browsers and most HTTP servers)."""
+MAX_TEXT_CHARS = 4096
+"""Free text such as file paths, command-line arguments and environment values (PATH_MAX)."""
+
+# A label-like name (further checked by the field's own validator where it has a syntax).
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+# A "server/model" key (its syntax is checked by `app_groups.check_model_key`).
+ModelKeyText = Annotated[str, Field(max_length=MAX_MODEL_KEY_CHARS)]
+# An http(s) URL (its syntax is checked by the endpoint's validator).
+UrlText = Annotated[str, Field(max_length=MAX_URL_CHARS)]
+# Free text (paths, arguments, environment values).
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]

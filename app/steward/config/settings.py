@@ -8,9 +8,9 @@ model: endpoints name a keyring entry (`api_key_ref`), the key itself lives in `
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from steward.config.app_groups import (
     DiscoveryConfig,
@@ -67,19 +67,39 @@ class Settings(SettingsGroup):
     ui: UiConfig = Field(default_factory=UiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
-    @model_validator(mode="after")
-    def _unique_server_ids(self) -> Self:
-        # Endpoint ids and managed profile names share one namespace: both are the server part
-        # of "server/model" keys, so a clash would make breakers and charts ambiguous.
-        seen: dict[str, str] = {}
-        for where, name in [
-            *((f"endpoints[{i}].id", e.id) for i, e in enumerate(self.endpoints)),
-            *((f"servers[{i}].name", s.name) for i, s in enumerate(self.servers)),
-        ]:
-            if name in seen:
-                raise ValueError(f"{where} {name!r} is already used by {seen[name]} (ids must be unique)")
-            seen[name] = where
-        return self
+    # Endpoint ids and managed profile names share one namespace: both are the server part of
+    # "server/model" keys, so a clash would make breakers and charts ambiguous. The checks sit on
+    # the two lists (not on the whole model) so a clash is pinned to the list holding the
+    # duplicate, and partial recovery can drop just that entry. Messages name the id, not an
+    # index: recovery may have renumbered the list by then.
+
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_endpoint_ids(cls, value: list[EndpointConfig]) -> list[EndpointConfig]:
+        seen: set[str] = set()
+        for endpoint in value:
+            if endpoint.id in seen:
+                raise ValueError(f"endpoint id {endpoint.id!r} is used more than once (ids must be unique)")
+            seen.add(endpoint.id)
+        return value
+
+    @field_validator("servers")
+    @classmethod
+    def _unique_profile_names(
+        cls, value: list[ServerProfileConfig], info: ValidationInfo
+    ) -> list[ServerProfileConfig]:
+        endpoints: list[EndpointConfig] = info.data.get("endpoints") or []  # absent if invalid
+        endpoint_ids = {e.id for e in endpoints}
+        seen: set[str] = set()
+        for profile in value:
+            if profile.name in endpoint_ids:
+                raise ValueError(
+                    f"server name {profile.name!r} is already used by an endpoint (ids must be unique)"
+                )
+            if profile.name in seen:
+                raise ValueError(f"server name {profile.name!r} is used more than once (ids must be unique)")
+            seen.add(profile.name)
+        return value
 
     def with_changes(self, changes: str | Mapping[str, object], value: object = _UNSET) -> Settings:
         """A new validated Settings with `changes` applied.

@@ -2,7 +2,8 @@
 
 Pydantic's errors are precise but written for programmers ("Input should be greater than or
 equal to 1"); the GUI and the load warnings show `breaker.failure_threshold: must be at least 1
-(got 0)` instead.
+(got 0)` instead. The offending value is only ever shown as a bounded excerpt
+(`steward.config.display`), and never when the validator marked it as possibly secret.
 """
 
 from __future__ import annotations
@@ -13,10 +14,23 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from steward.config.base import HiddenValueError
+from steward.config.display import ROOT_PATH, cut, format_path, show_value
 from steward.config.settings import Settings
 
-ROOT_PATH = "(settings)"
-"""Path used for problems that concern the whole file rather than one field."""
+__all__ = [
+    "ROOT_PATH",
+    "SettingsError",
+    "SettingsProblem",
+    "describe",
+    "format_path",
+    "problems_from",
+    "unknown_keys",
+    "validate_settings",
+]
+
+_REASON_CHARS = 240
+"""Longest reason text; a validator quoting its input can never flood a message."""
 
 
 class SettingsProblem(NamedTuple):
@@ -56,31 +70,35 @@ def problems_from(exc: ValidationError) -> list[SettingsProblem]:
     return [SettingsProblem(format_path(err["loc"]), _reason(err)) for err in exc.errors(include_url=False)]
 
 
-def format_path(loc: Sequence[int | str]) -> str:
-    """`("endpoints", 0, "base_url")` -> `"endpoints[0].base_url"`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part == "[key]":
-            out += " (key)"
-        else:
-            out += f".{part}" if out else part
-    return out or ROOT_PATH
+def describe(err: ErrorDetails) -> tuple[str, str | None]:
+    """(reason in plain words, excerpt of the offending value) of one pydantic error.
+
+    The excerpt is None when there is nothing to show (a missing field) or when the value must
+    not be shown (a possible secret).
+    """
+    kind = err["type"]
+    ctx: dict[str, Any] = dict(err.get("ctx") or {})
+    text = cut(_words(kind, ctx, err["msg"]), _REASON_CHARS)
+    hidden = isinstance(ctx.get("error"), HiddenValueError)
+    if kind == "missing" or hidden or "input" not in err:
+        return text, None
+    return text, show_value(err["input"])
 
 
-def unknown_keys(settings: BaseModel, prefix: str = "") -> list[str]:
-    """Paths of keys present in the data but unknown to this version (kept, but ignored)."""
-    found = [f"{prefix}{key}" for key in (settings.model_extra or {})]
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if isinstance(value, BaseModel):
-            found += unknown_keys(value, f"{prefix}{name}.")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    found += unknown_keys(item, f"{prefix}{name}[{index}].")
-    return found
+def _reason(err: ErrorDetails) -> str:
+    """The reason with a short note of the offending value, as shown next to a field."""
+    text, shown = describe(err)
+    if shown is None:
+        return text
+    value = err["input"]
+    if isinstance(value, dict | list):
+        # A rule about a whole group or list already names its fields; a type error says what it got.
+        return text if err["type"] == "value_error" else f"{text} (got a {_container(value)})"
+    return f"{text} (got {shown})"
+
+
+def _container(value: object) -> str:
+    return "table" if isinstance(value, dict) else "list"
 
 
 _TYPE_WORDS = {
@@ -101,34 +119,43 @@ _TYPE_WORDS = {
 }
 
 
-def _reason(err: ErrorDetails) -> str:
-    kind = err["type"]
-    ctx: dict[str, Any] = dict(err.get("ctx") or {})
+def _words(kind: str, ctx: dict[str, Any], msg: str) -> str:
     if kind in _TYPE_WORDS:
-        text = _TYPE_WORDS[kind]
-    elif kind == "greater_than_equal":
-        text = f"must be at least {ctx['ge']}"
-    elif kind == "greater_than":
-        text = f"must be greater than {ctx['gt']}"
-    elif kind == "less_than_equal":
-        text = f"must be at most {ctx['le']}"
-    elif kind == "less_than":
-        text = f"must be less than {ctx['lt']}"
-    elif kind in ("enum", "literal_error"):
-        text = f"must be one of {ctx['expected']}"
-    elif kind == "value_error":
-        text = str(ctx.get("error", err["msg"]))
-    else:
-        text = err["msg"][:1].lower() + err["msg"][1:]
-    if kind in ("missing", "value_error") or "input" not in err:
-        return text
-    return f"{text} (got {_short(err['input'])})"
+        return _TYPE_WORDS[kind]
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx['gt']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "less_than":
+        return f"must be less than {ctx['lt']}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters long"
+    if kind == "string_too_short":
+        return (
+            "must not be empty"
+            if ctx.get("min_length") == 1
+            else f"must be at least {ctx['min_length']} characters long"
+        )
+    if kind == "too_long":
+        return f"must have at most {ctx['max_length']} items"
+    if kind in ("enum", "literal_error"):
+        return f"must be one of {ctx['expected']}"
+    if kind == "value_error":
+        return str(ctx.get("error", msg))
+    return msg[:1].lower() + msg[1:]
 
 
-def _short(value: object, limit: int = 60) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def unknown_keys(settings: BaseModel, prefix: str = "") -> list[str]:
+    """Paths of keys present in the data but unknown to this version (kept, but ignored)."""
+    found = [f"{prefix}{key}" for key in (settings.model_extra or {})]
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            found += unknown_keys(value, f"{prefix}{name}.")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found += unknown_keys(item, f"{prefix}{name}[{index}].")
+    return found
