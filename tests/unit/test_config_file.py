@@ -1,4 +1,5 @@
-"""SettingsFile: defaults, round trip, moving bad files aside, migrations, newer schemas, atomic save."""
+"""SettingsFile: defaults, round trip, unusable files moved aside, partial recovery with a backup copy,
+migrations, newer schemas, atomic save."""
 
 from __future__ import annotations
 
@@ -67,14 +68,108 @@ def test_corrupt_toml_is_moved_aside_with_original_bytes(tmp_path: Path) -> None
     assert "UTF-8" in result.warnings[0] or "TOML" in result.warnings[0]
 
 
-def test_invalid_values_are_moved_aside_and_warning_names_fields(tmp_path: Path) -> None:
+PARTLY_BAD = (
+    b"[breaker]\nfailure_threshold = 0\nreset_timeout_s = 45.0\n[ui]\ntheme = 3\n\n"
+    b'[[endpoints]]\nid = "lms"\nkind = "openai"\nbase_url = "http://127.0.0.1:1234/v1"\n\n'
+    b'[[endpoints]]\nid = "broken"\nkind = "ollama"\nbase_url = "ftp://nowhere"\n\n'
+    b'[[endpoints]]\nid = "box"\nkind = "ollama"\nbase_url = "http://10.0.0.9:11434"\n'
+)
+
+
+def test_app_load_keeps_valid_parts_copies_the_original_once_and_reports_every_time(tmp_path: Path) -> None:
     path = tmp_path / FILE_NAME
-    path.write_text("[breaker]\nfailure_threshold = 0\n[ui]\ntheme = 3\n", encoding="utf-8")
-    result = _file(path).load()
-    assert result.settings == Settings()
-    assert result.backup_path is not None and result.backup_path.exists()
-    assert "breaker.failure_threshold: must be at least 1 (got 0)" in result.warnings[0]
-    assert "ui.theme" in result.warnings[0]
+    path.write_bytes(PARTLY_BAD)
+    first = _file(path).load()
+    assert [e.id for e in first.settings.endpoints] == ["lms", "box"]
+    assert first.settings.breaker.reset_timeout_s == 45.0
+    assert first.settings.breaker.failure_threshold == 3
+    assert first.settings.ui.theme == "system"
+    assert [(b.path, b.value) for b in first.invalid] == [
+        ("breaker.failure_threshold", "0"),
+        ("endpoints[1].base_url", "'ftp://nowhere'"),
+        ("ui.theme", "3"),
+    ]
+    assert not first.valid
+    backup = tmp_path / f"{FILE_NAME}.corrupt-20240501-123045"
+    assert first.backup_path == backup and backup.read_bytes() == PARTLY_BAD
+    assert path.read_bytes() == PARTLY_BAD  # copied, not moved: the file stays until it is fixed
+    assert str(backup) in first.warnings[0]
+    assert (
+        "invalid setting breaker.failure_threshold = 0: must be at least 1; ignored, the default (3) is used"
+        in (first.warnings)
+    )
+    assert any(
+        "endpoints[1].base_url = 'ftp://nowhere'" in w and "endpoints[1] is ignored" in w
+        for w in first.warnings
+    )
+
+    later = SettingsFile(path, now=lambda: datetime(2024, 5, 2, 8, 0, 0)).load()
+    assert later.invalid == first.invalid
+    assert later.warnings == first.warnings  # reported again, and the same copy is named
+    assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name] == [backup.name]
+
+
+def test_save_after_partial_recovery_writes_only_the_valid_settings(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    path.write_bytes(PARTLY_BAD)
+    settings_file = _file(path)
+    settings_file.save(settings_file.load().settings)
+    again = settings_file.load()
+    assert again.valid and again.warnings == []
+    assert [e.id for e in again.settings.endpoints] == ["lms", "box"]
+    assert (tmp_path / f"{FILE_NAME}.corrupt-20240501-123045").read_bytes() == PARTLY_BAD
+
+
+def test_changed_bad_file_gets_its_own_backup(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    path.write_bytes(b"[ui]\ntheme = 3\n")
+    first = _file(path).load().backup_path
+    path.write_bytes(b"[ui]\ntheme = 4\n")
+    second = _file(path).load().backup_path
+    assert first is not None and second is not None and first != second
+    assert first.read_bytes() == b"[ui]\ntheme = 3\n" and second.read_bytes() == b"[ui]\ntheme = 4\n"
+
+
+def test_check_reads_and_reports_but_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    path.write_bytes(PARTLY_BAD)
+    for _ in range(2):
+        result = _file(path).check()
+        assert [e.id for e in result.settings.endpoints] == ["lms", "box"]
+        assert len(result.invalid) == 3 and not result.valid
+        assert result.backup_path is None
+        assert "left unchanged" in result.warnings[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME]
+    assert path.read_bytes() == PARTLY_BAD
+
+
+@pytest.mark.parametrize("raw", [b"= broken", b"\xff\xfe", b"schema_version = 1\n"])
+def test_check_of_an_unusable_or_unmigratable_file_leaves_it_alone(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / FILE_NAME
+    path.write_bytes(raw)
+    result = _file(path, migrations={}, schema_version=3).check()
+    assert result.unusable is not None and not result.valid
+    assert result.settings == Settings() and result.backup_path is None
+    assert "left unchanged" in result.warnings[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME] and path.read_bytes() == raw
+
+
+def test_check_migrates_in_memory_only(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    original = b"schema_version = 1\n[breaker]\nfailures = 6\n"
+    path.write_bytes(original)
+    result = _file(path, migrations={1: _rename_threshold}, schema_version=2).check()
+    assert result.settings.breaker.failure_threshold == 6 and result.valid
+    assert result.backup_path is None and "in memory" in result.warnings[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME] and path.read_bytes() == original
+
+
+def test_invalid_schema_version_is_one_bad_field_not_a_lost_file(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    path.write_bytes(b'schema_version = "two"\n[breaker]\nfailure_threshold = 5\n')
+    result = _file(path).check()
+    assert result.settings.breaker.failure_threshold == 5
+    assert [(b.path, b.value) for b in result.invalid] == [("schema_version", "'two'")]
 
 
 def test_unreadable_file_is_moved_aside(tmp_path: Path) -> None:
@@ -121,6 +216,7 @@ def test_unknown_keys_warn_and_survive_a_save(tmp_path: Path) -> None:
     result = _file(path).load()
     assert result.settings.breaker.failure_threshold == 4
     assert result.backup_path is None
+    assert result.valid  # unknown keys are warnings, not errors
     assert sorted(w.split("'")[1] for w in result.warnings) == ["breaker.flux", "future"]
     _file(path).save(result.settings.with_changes("breaker.failure_threshold", 5))
     again = _file(path).load()
@@ -179,15 +275,17 @@ def test_newer_schema_loads_best_effort_and_is_not_overwritten_by_default(tmp_pa
     assert "schema_version = 1" in path.read_text(encoding="utf-8")
 
 
-def test_invalid_newer_schema_gives_defaults_and_leaves_file(tmp_path: Path) -> None:
+def test_partly_invalid_newer_schema_keeps_valid_parts_and_leaves_file(tmp_path: Path) -> None:
     path = tmp_path / FILE_NAME
-    original = b'schema_version = 9\n[breaker]\nfailure_threshold = "many"\n'
+    original = b'schema_version = 9\n[breaker]\nfailure_threshold = "many"\nsuccess_threshold = 4\n'
     path.write_bytes(original)
     result = _file(path).load()
-    assert result.settings == Settings()
+    assert result.settings.breaker.failure_threshold == 3
+    assert result.settings.breaker.success_threshold == 4
     assert result.backup_path is None
-    assert path.read_bytes() == original
-    assert "breaker.failure_threshold" in result.warnings[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME] and path.read_bytes() == original
+    assert "newer Steward" in result.warnings[0]
+    assert any("breaker.failure_threshold = 'many'" in w for w in result.warnings)
 
 
 def test_config_dir_comes_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from steward.config.engine_map import engine_settings
 from steward.config.migrations import MIGRATIONS, Migration, MigrationError
 from steward.config.patch import apply_patch
+from steward.config.recovery import BadField, salvage
 from steward.config.secrets import NO_BACKEND_MESSAGE, SecretStore, SecretsUnavailable
 from steward.config.settings import SCHEMA_VERSION, Settings
 from steward.config.settings_file import (
@@ -12,6 +13,7 @@ from steward.config.settings_file import (
     SettingsFile,
     default_config_dir,
 )
+from steward.config.unknown import UnknownKey
 from steward.config.validation import SettingsError, SettingsProblem, validate_settings
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "MIGRATIONS",
     "NO_BACKEND_MESSAGE",
     "SCHEMA_VERSION",
+    "BadField",
     "LoadResult",
     "Migration",
     "MigrationError",
@@ -29,8 +32,10 @@ __all__ = [
     "SettingsError",
     "SettingsFile",
     "SettingsProblem",
+    "UnknownKey",
     "apply_patch",
     "default_config_dir",
     "engine_settings",
+    "salvage",
     "validate_settings",
 ]

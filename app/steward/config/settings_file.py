@@ -2,25 +2,31 @@
 
 Decisions:
 - A missing file means defaults; nothing is written until the user saves.
-- A file that cannot be read, is not TOML, or holds invalid values is MOVED aside to
-  `settings.toml.corrupt-YYYYMMDD-HHMMSS` (never overwritten, never deleted), defaults are
-  loaded and a warning says what was wrong and where the original is. Partial salvage is not
-  attempted: a half-applied file would be more confusing than a clean start plus a backup.
-- Unknown keys are kept (written back unchanged) and reported as warnings.
-- An older schema is migrated on load; the original bytes are first copied to
+- Two ways to load. `load()` is the app's: it may keep a copy of the original aside (below).
+  `check()` (= `load(recover=False)`) reads, reports and writes nothing; `steward config
+  validate/show` use it, so validating twice fails twice and leaves the file byte-for-byte alone.
+- Invalid values are recovered PARTIALLY (`steward.config.recovery`): only the smallest part that
+  can be left out goes (a field falls back to its default, a bad list item or table entry is
+  dropped, an endpoint without a valid URL is dropped whole) and everything else is used. Each
+  left-out field is reported with its path, a bounded excerpt of its value and the reason, on
+  every load until the file is fixed: the file itself is not rewritten by loading.
+  (Earlier versions discarded the whole file on one bad value, taking the endpoints with it.)
+- When the app loads a file with invalid values, the original bytes are first copied to
+  `settings.toml.corrupt-YYYYMMDD-HHMMSS` (never overwritten; an identical existing copy is
+  reused, so repeated starts write it once). The next save writes only the valid settings.
+- A file that cannot be used at all (unreadable, not UTF-8, not TOML, not upgradable) is MOVED
+  aside to such a `.corrupt-…` name by the app and defaults are loaded; `check()` only reports it.
+- Unknown keys are kept (written back unchanged) and reported with a "did you mean" hint.
+- An older schema is migrated on load; the app first copies the original bytes to
   `settings.toml.vN-YYYYMMDD-HHMMSS`, and the migrated data reaches disk on the next save.
 - A NEWER schema (written by a later Steward) is loaded best effort with a warning and never
-  moved aside. `save()` then refuses with `NewerSettingsFileError` so an automatic save cannot
-  downgrade it; the GUI's explicit "save anyway" passes `overwrite_newer=True`.
-- Saving is atomic: temp file in the same directory, flush + fsync, `os.replace`, fsync of the
-  directory. A crash at any point leaves either the old or the new file, never a mix.
+  moved or copied aside. `save()` then refuses with `NewerSettingsFileError` so an automatic save
+  cannot downgrade it; the GUI's explicit "save anyway" passes `overwrite_newer=True`.
+- Saving is atomic (`steward.config.file_io`): a crash leaves the old or the new file, never a mix.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,9 +38,23 @@ from typing import Any
 import tomli_w
 
 from steward import paths
+from steward.config.file_io import Backups, atomic_write_bytes
 from steward.config.migrations import MIGRATIONS, Migration, MigrationError, migrate
+from steward.config.recovery import BadField, Salvage, salvage
 from steward.config.settings import SCHEMA_VERSION, Settings
-from steward.config.validation import SettingsError, unknown_keys, validate_settings
+from steward.config.unknown import UnknownKey
+
+__all__ = [
+    "ENV_CONFIG_DIR",
+    "FILE_NAME",
+    "LoadResult",
+    "NewerSettingsFileError",
+    "SettingsFile",
+    "atomic_write_bytes",
+    "default_config_dir",
+    "dumps",
+    "to_toml_data",
+]
 
 ENV_CONFIG_DIR = "STEWARD_CONFIG_DIR"  # read by steward.paths.config_dir
 FILE_NAME = "settings.toml"
@@ -42,7 +62,8 @@ _HEADER = (
     "# Steward settings, written by Steward. Hand edits are fine while Steward is closed.\n"
     "# API keys are never stored here: they live in the OS keyring (see api_key_ref).\n\n"
 )
-_MAX_LISTED_PROBLEMS = 8
+MAX_LISTED_FIELDS = 50
+"""Invalid fields listed one warning each; the rest are counted (all are in `LoadResult.invalid`)."""
 
 
 def default_config_dir() -> Path:
@@ -52,11 +73,23 @@ def default_config_dir() -> Path:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What `load()` produced: settings to use, warnings to show, and where a bad file went."""
+    """What loading produced: settings to use, warnings to show, and what was wrong with the file."""
 
     settings: Settings
     warnings: list[str] = field(default_factory=list)
     backup_path: Path | None = None
+    """Where the app kept the original bytes (copy or moved file); always None for `check()`."""
+    invalid: list[BadField] = field(default_factory=list)
+    """Invalid settings that were left out (the rest of the file is used)."""
+    unknown: list[UnknownKey] = field(default_factory=list)
+    """Keys this version does not know (kept, not used)."""
+    unusable: str | None = None
+    """Why the whole file could not be used (then `settings` are the defaults)."""
+
+    @property
+    def valid(self) -> bool:
+        """True when the file (if any) was used completely; unknown keys do not count."""
+        return self.unusable is None and not self.invalid
 
 
 class NewerSettingsFileError(Exception):
@@ -87,32 +120,8 @@ def dumps(settings: Settings, schema_version: int = SCHEMA_VERSION) -> str:
     return _HEADER + tomli_w.dumps(data)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves either the old or the new content."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); some file systems refuse, which is harmless."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+class _Unusable(Exception):
+    """The file as a whole cannot be used; the message completes "<path> ..."."""
 
 
 class SettingsFile:
@@ -129,7 +138,7 @@ class SettingsFile:
         self._path = Path(path)
         self._migrations = migrations
         self._schema_version = schema_version
-        self._now = now
+        self._backups = Backups(self._path, now)
 
     @classmethod
     def default(cls) -> SettingsFile:
@@ -140,54 +149,41 @@ class SettingsFile:
     def path(self) -> Path:
         return self._path
 
-    def load(self) -> LoadResult:
-        """Read the settings. Never raises for bad content (see the module docstring)."""
+    def check(self) -> LoadResult:
+        """Read and report without touching the disk (same as `load(recover=False)`)."""
+        return self.load(recover=False)
+
+    def load(self, *, recover: bool = True) -> LoadResult:
+        """Read the settings. Never raises for bad content (see the module docstring).
+
+        With `recover` (the app's start) the original of a file with invalid values is copied
+        aside and an unusable file is moved aside; without it nothing on disk changes.
+        """
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
             return LoadResult(Settings())
         except OSError as exc:
-            return self._reject(f"could not be read ({exc.strerror or exc})")
+            return self._unusable(f"could not be read ({exc.strerror or exc})", recover)
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            return self._reject("is not UTF-8 text")
-        except tomllib.TOMLDecodeError as exc:
-            return self._reject(f"is not valid TOML ({exc})")
-        except (RecursionError, MemoryError, ValueError):
-            return self._reject("is not valid TOML (too deeply nested or too large)")
-
-        version = data.get("schema_version", 1)  # hand-written files may omit it
-        if type(version) is not int or version < 1:
-            return self._reject(f"has an invalid schema_version ({version!r}; must be a whole number >= 1)")
-        if version > self._schema_version:
-            return self._load_newer(data, version)
-        migrated = version < self._schema_version
-        if migrated:
-            try:
-                data = migrate(
-                    data, from_version=version, to_version=self._schema_version, migrations=self._migrations
-                )
-            except MigrationError as exc:
-                return self._reject(f"could not be upgraded from schema v{version} ({exc})")
-        try:
-            settings = validate_settings(data)
-        except SettingsError as exc:
-            return self._reject("has invalid values: " + _list_problems(exc))
-        except Exception as exc:  # a validator tripping over garbage must not stop the app
-            return self._reject(f"could not be validated ({type(exc).__name__})")
+            data, version = self._parse(raw)
+            if version > self._schema_version:
+                return self._load_newer(data, version)
+            found = self._salvage(data)
+        except _Unusable as exc:
+            return self._unusable(str(exc), recover)
 
         warnings: list[str] = []
         backup: Path | None = None
-        if migrated:
-            backup = self._copy_aside(raw, f"v{version}")
-            kept = f"the original is kept at {backup}" if backup else "the original could not be copied"
-            warnings.append(
-                f"{self._path} was upgraded from schema v{version} to v{self._schema_version}; {kept}. "
-                "It is rewritten on the next save."
-            )
-        warnings += _unknown_key_warnings(settings, self._path)
-        return LoadResult(settings, warnings, backup)
+        if version < self._schema_version:
+            backup = self._backups.keep_copy(raw, f"v{version}") if recover else None
+            warnings.append(self._upgrade_note(version, backup, recover))
+        if found.invalid:
+            if recover and backup is None:
+                backup = self._backups.keep_copy(raw, "corrupt")
+            warnings += self._invalid_notes(found.invalid, backup, recover)
+        warnings += self._unknown_notes(found.unknown)
+        return LoadResult(found.settings, warnings, backup, found.invalid, found.unknown)
 
     def save(self, settings: Settings, *, overwrite_newer: bool = False) -> None:
         """Write `settings` atomically (non-secret data only; there is none other in Settings).
@@ -207,70 +203,100 @@ class SettingsFile:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write_bytes(target, payload)
 
+    # --- reading ------------------------------------------------------------------------------
+
+    def _parse(self, raw: bytes) -> tuple[dict[str, Any], int]:
+        """TOML data (migrated to this schema unless newer) and the file's schema version."""
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Unusable("is not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise _Unusable(f"is not valid TOML ({exc})") from None
+        except (RecursionError, MemoryError, ValueError):
+            raise _Unusable("is not valid TOML (too deeply nested or too large)") from None
+        version = data.get("schema_version", 1)  # hand-written files may omit it
+        if type(version) is not int or version < 1:
+            # Reported (and left out) by salvage like any bad value; the layout is taken as current.
+            return data, self._schema_version
+        if version < self._schema_version:
+            try:
+                data = migrate(
+                    data, from_version=version, to_version=self._schema_version, migrations=self._migrations
+                )
+            except MigrationError as exc:
+                raise _Unusable(f"could not be upgraded from schema v{version} ({exc})") from None
+        return data, version
+
+    @staticmethod
+    def _salvage(data: Mapping[str, Any]) -> Salvage:
+        try:
+            return salvage(data)
+        except Exception as exc:  # a validator tripping over garbage must not stop the app
+            raise _Unusable(f"could not be validated ({type(exc).__name__})") from None
+
     def _load_newer(self, data: dict[str, Any], version: int) -> LoadResult:
         intro = (
             f"{self._path} was written by a newer Steward (schema v{version}; this version knows "
             f"v{self._schema_version})"
         )
         try:
-            settings = validate_settings(data)
-        except Exception as exc:
-            detail = _list_problems(exc) if isinstance(exc, SettingsError) else type(exc).__name__
-            return LoadResult(
-                Settings(),
-                [f"{intro}; it could not be read ({detail}). Defaults are used, the file is left alone."],
-            )
+            found = self._salvage(data)
+        except _Unusable as exc:
+            text = f"{intro}; it {exc}. Defaults are used, the file is left alone."
+            return LoadResult(Settings(), [text], unusable=str(exc))
         warnings = [f"{intro}; loaded what this version understands. It is only overwritten if you save."]
-        return LoadResult(settings, warnings + _unknown_key_warnings(settings, self._path))
+        if found.invalid:
+            warnings += self._invalid_notes(found.invalid, None, recover=False)
+        warnings += self._unknown_notes(found.unknown)
+        return LoadResult(found.settings, warnings, None, found.invalid, found.unknown)
 
-    def _reject(self, reason: str) -> LoadResult:
+    # --- reporting ----------------------------------------------------------------------------
+
+    def _unusable(self, reason: str, recover: bool) -> LoadResult:
+        if not recover:
+            text = f"{self._path} {reason}. Steward would set it aside and use defaults; the file is left unchanged."
+            return LoadResult(Settings(), [text], unusable=reason)
         try:
-            backup = self._move_aside()
+            backup = self._backups.move_aside("corrupt")
         except OSError as exc:
-            return LoadResult(
-                Settings(),
-                [
-                    f"{self._path} {reason}. It could not be moved aside ({exc.strerror or exc}); "
-                    "default settings are used and the file is left as it is."
-                ],
+            text = (
+                f"{self._path} {reason}. It could not be moved aside ({exc.strerror or exc}); "
+                "default settings are used and the file is left as it is."
             )
-        return LoadResult(
-            Settings(),
-            [f"{self._path} {reason}. It was moved to {backup}; default settings are used."],
-            backup,
-        )
+            return LoadResult(Settings(), [text], unusable=reason)
+        text = f"{self._path} {reason}. It was moved to {backup}; default settings are used."
+        return LoadResult(Settings(), [text], backup, unusable=reason)
 
-    def _backup_names(self, tag: str) -> list[Path]:
-        stem = f"{self._path.name}.{tag}-{self._now().strftime('%Y%m%d-%H%M%S')}"
-        return [self._path.with_name(stem if n == 0 else f"{stem}-{n}") for n in range(1000)]
+    def _upgrade_note(self, version: int, backup: Path | None, recover: bool) -> str:
+        head = f"{self._path} was upgraded from schema v{version} to v{self._schema_version}"
+        if not recover:
+            return f"{head} in memory; the file is left unchanged (Steward rewrites it when it next saves)."
+        kept = f"the original is kept at {backup}" if backup else "the original could not be copied"
+        return f"{head}; {kept}. It is rewritten on the next save."
 
-    def _move_aside(self) -> Path:
-        """Rename the file to a fresh `.corrupt-<stamp>` name; an existing backup is never replaced."""
-        for candidate in self._backup_names("corrupt"):
-            try:
-                os.link(self._path, candidate, follow_symlinks=False)
-            except FileExistsError:
-                continue
-            except OSError:  # no hard links here (or a directory): rename, checking first
-                if candidate.exists() or candidate.is_symlink():
-                    continue
-                os.rename(self._path, candidate)
-                return candidate
-            os.unlink(self._path)
-            return candidate
-        raise OSError("no free backup name")
+    def _invalid_notes(self, invalid: list[BadField], backup: Path | None, recover: bool) -> list[str]:
+        count = f"{len(invalid)} invalid setting{'s' if len(invalid) != 1 else ''}"
+        head = f"{self._path} has {count}; each is left out and the rest is used."
+        if not recover:
+            head += " The file is left unchanged: fix it by hand or save from Steward."
+        elif backup is not None:
+            head += f" The original is kept at {backup}; the next save writes only the valid settings."
+        else:
+            head += " The original could not be copied aside; it stays as it is until the next save."
+        notes = [head, *(f"invalid setting {bad}" for bad in invalid[:MAX_LISTED_FIELDS])]
+        if len(invalid) > MAX_LISTED_FIELDS:
+            notes.append(f"… and {len(invalid) - MAX_LISTED_FIELDS} more invalid settings")
+        return notes
 
-    def _copy_aside(self, raw: bytes, tag: str) -> Path | None:
-        for candidate in self._backup_names(tag):
-            try:
-                with open(candidate, "xb") as handle:
-                    handle.write(raw)
-            except FileExistsError:
-                continue
-            except OSError:
-                return None
-            return candidate
-        return None
+    def _unknown_notes(self, unknown: list[UnknownKey]) -> list[str]:
+        notes = []
+        for key in unknown:
+            hint = f" (did you mean '{key.suggestion}'?)" if key.suggestion else ""
+            notes.append(
+                f"unknown setting '{key.path}' in {self._path}: kept as is but not used by this version{hint}"
+            )
+        return notes
 
 
 def _version_on_disk(path: Path) -> int | None:
@@ -279,16 +305,3 @@ def _version_on_disk(path: Path) -> int | None:
     except (OSError, ValueError, RecursionError):
         return None
     return version if type(version) is int else None
-
-
-def _list_problems(exc: SettingsError) -> str:
-    shown = [str(p) for p in exc.problems[:_MAX_LISTED_PROBLEMS]]
-    more = len(exc.problems) - len(shown)
-    return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
-
-
-def _unknown_key_warnings(settings: Settings, path: Path) -> list[str]:
-    return [
-        f"unknown setting '{key}' in {path}: kept as is but not used by this version"
-        for key in unknown_keys(settings)
-    ]
