@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="where the settings live, what they are, whether they are valid")
     config.add_argument("action", choices=["path", "show", "validate"])
+    config.add_argument(
+        "--strict", action="store_true", help="validate: unknown keys make the file invalid too (exit 1)"
+    )
 
     chat = sub.add_parser("chat", help="ask a question headless, through the same engine as the app")
     chat.add_argument("prompt")
@@ -51,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gui_main(["steward", "--self-test"] if args.self_test else None)
     setup_logging(stderr=not getattr(args, "json", False))
     if args.command == "config":
-        return _config(args.action)
+        return _config(args.action, strict=args.strict)
     if args.command == "chat":
         from steward.chat_cli import run_chat
 
@@ -83,14 +86,19 @@ def gui_main(argv: list[str] | None = None) -> int:
     return int(run(argv))
 
 
-def _config(action: str) -> int:
+def _config(action: str, *, strict: bool = False) -> int:
+    """`steward config path|show|validate`: read-only, the file is never moved, copied or rewritten.
+
+    `show` prints the settings Steward would use (invalid parts left out); `validate` exits 1 while
+    any setting is invalid (and, with `strict`, while any key is unknown), however often it runs.
+    """
     from steward.config import SettingsFile
 
     settings_file = SettingsFile.default()
     if action == "path":
         print(settings_file.path)
         return 0
-    result = settings_file.load()
+    result = settings_file.check()
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if action == "show":
@@ -98,8 +106,14 @@ def _config(action: str) -> int:
 
         print(dumps(result.settings), end="")
         return 0
-    if result.backup_path is not None or any("invalid" in w or "not valid" in w for w in result.warnings):
+    if not result.valid:
         print(f"{settings_file.path}: NOT valid (see warnings above)")
+        return 1
+    if strict and result.unknown:
+        count = len(result.unknown)
+        print(
+            f"{settings_file.path}: NOT valid with --strict: {count} unknown setting(s) (see warnings above)"
+        )
         return 1
     print(
         f"{settings_file.path}: valid"
