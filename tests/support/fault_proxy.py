@@ -19,9 +19,15 @@ Faults shape DOWNSTREAM data (upstream -> client) unless said otherwise. Which c
 - `Down`: the listening socket is closed, so clients get ECONNREFUSED; existing connections are closed too
   (a dead server) unless `close_existing=False`. Any later `set_fault`/`clear` without `Down` listens again
   on the SAME port.
+- `Respond`: new connections never reach upstream; once the client's request has arrived (for HTTP: its head
+  and Content-Length body) the proxy answers with canned `data`, then `repeat` again and again (`every_ms`
+  apart) until the client goes, then closes (FIN). A broken server: garbage instead of HTTP, a 200 carrying
+  an error, an SSE stream that loops forever. Existing connections are closed at the switch (the server
+  process was replaced) unless `close_existing=False`. The client's bytes are read and dropped throughout,
+  so closing never turns into an RST.
 
 Counters tell tests what happened: `connections_accepted`, `active_connections`, `bytes_up`, `bytes_down`
-(bytes actually forwarded) and `closed_by_client` (connections whose client closed or reset its socket first;
+(bytes actually forwarded), `connections_answered` (connections a `Respond` answered) and `closed_by_client` (connections whose client closed or reset its socket first;
 the proxy then closes the upstream side too). Jitter and slice sizes come from a seeded `random.Random`.
 """
 
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import socket
 import struct
 import threading
@@ -41,6 +48,7 @@ _T = TypeVar("_T")
 _F = TypeVar("_F")
 _READ_SIZE = 65536
 _EOF = b""
+_HTTP_HEAD = re.compile(rb"[A-Z]{3,7} ")
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,29 @@ class Bandwidth:
     bytes_per_s: int
 
 
-Fault = Latency | Down | Timeout | ResetPeer | Slicer | LimitData | Bandwidth
+@dataclass(frozen=True)
+class Respond:
+    """Answer each new connection with `data` (then `repeat` every `every_ms` until the client goes)."""
+
+    data: bytes
+    repeat: bytes = b""
+    every_ms: float = 0.0
+    close_existing: bool = True
+
+
+Fault = Latency | Down | Timeout | ResetPeer | Slicer | LimitData | Bandwidth | Respond
+
+
+def http_reply(
+    body: bytes, *, status: int = 200, content_type: str = "application/json", length: bool = True
+) -> bytes:
+    """A whole HTTP/1.1 response for `Respond` (Connection: close). Without `length` the body has no
+    Content-Length and runs until the connection closes, as an event stream does."""
+    head = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}", f"Content-Type: {content_type}"]
+    if length:
+        head.append(f"Content-Length: {len(body)}")
+    head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
 @dataclass(eq=False)
@@ -113,6 +143,7 @@ class _Conn:
     generation_seen: int = -1
     finished: bool = False
     was_reset: bool = False
+    canned: bool = False
 
     def finish(self) -> None:
         self.finished = True
@@ -140,6 +171,7 @@ class FaultProxy:
         self._bytes_up = 0
         self._bytes_down = 0
         self._closed_by_client = 0
+        self._answered = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------------
 
@@ -228,6 +260,12 @@ class FaultProxy:
             return self._bytes_down
 
     @property
+    def connections_answered(self) -> int:
+        """Connections a `Respond` fault answered with its canned bytes."""
+        with self._lock:
+            return self._answered
+
+    @property
     def closed_by_client(self) -> int:
         with self._lock:
             return self._closed_by_client
@@ -295,6 +333,11 @@ class FaultProxy:
                     conn.finish()
         elif down is None and self._server is None:
             await self._listen()
+        respond = self._active_fault(Respond)
+        if respond is not None and respond.close_existing:
+            for conn in list(self._conns):
+                if not conn.canned:
+                    conn.finish()
         reset = self._active_fault(ResetPeer)
         if reset is not None:
             for conn in list(self._conns):
@@ -347,13 +390,22 @@ class FaultProxy:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         reset = self._active_fault(ResetPeer)
         down = self._active_fault(Down)
+        respond = self._active_fault(Respond)
         tasks: list[asyncio.Task[None]] = []
         try:
             if self._closing or (down is not None and down.close_existing):
                 return  # accepted just before the listener closed: the server is gone
             if reset is not None:
                 self._schedule_reset(conn, reset)
-            if reset is None or reset.after_ms > 0:
+            if respond is not None and (reset is None or reset.after_ms > 0):
+                conn.canned = True
+                tasks = [
+                    asyncio.create_task(self._client_to_queue(conn)),
+                    asyncio.create_task(self._respond(conn, respond)),
+                ]
+                for task in tasks:
+                    task.add_done_callback(lambda _t: conn.finish())
+            elif reset is None or reset.after_ms > 0:
                 tasks = [
                     asyncio.create_task(self._client_to_queue(conn)),
                     asyncio.create_task(self._upstream_side(conn)),
@@ -396,6 +448,46 @@ class FaultProxy:
                 self._client_gone(conn)
                 return
             conn.up_queue.put_nowait(data)
+
+    async def _respond(self, conn: _Conn, fault: Respond) -> None:
+        """Wait for the request, write the canned answer (and its endless repeats), then return (close)."""
+        await self._await_request(conn)
+        self._count("_answered", 1)  # counted first: the client may react before we resume
+        if not await self._write_canned(conn, fault.data):
+            return
+        while fault.repeat:
+            await asyncio.sleep(fault.every_ms / 1000)
+            if not await self._write_canned(conn, fault.repeat):
+                return
+
+    @staticmethod
+    async def _await_request(conn: _Conn) -> None:
+        """Consume the client's request: an HTTP head plus its Content-Length body (or one chunk of non-HTTP)."""
+        received = b""
+        while True:
+            received += await conn.up_queue.get()
+            head, sep, body = received.partition(b"\r\n\r\n")
+            if not sep:
+                if _HTTP_HEAD.match(received) or received.isupper():
+                    continue  # an HTTP head still arriving
+                return
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                    length = int(value.strip())
+            if len(body) >= length:
+                return
+
+    async def _write_canned(self, conn: _Conn, data: bytes) -> bool:
+        """Write canned bytes to the client; False once it has gone."""
+        try:
+            conn.client_writer.write(data)
+            await conn.client_writer.drain()
+        except OSError:
+            self._client_gone(conn)
+            return False
+        return not conn.finished
 
     async def _upstream_side(self, conn: _Conn) -> None:
         await self._wait_while_timeout(conn)

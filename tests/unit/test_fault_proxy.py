@@ -18,8 +18,10 @@ from tests.support.fault_proxy import (
     Latency,
     LimitData,
     ResetPeer,
+    Respond,
     Slicer,
     Timeout,
+    http_reply,
 )
 from tests.support.ollama_fake import FakeModel, OllamaFake
 
@@ -335,3 +337,71 @@ def test_stop_closes_connections_and_the_listener(echo_upstream: socketserver.TC
         assert sock.recv(10) == b""
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", p.port), timeout=1)
+
+
+def test_respond_answers_garbage_instead_of_http_without_reaching_upstream(proxy: FaultProxy) -> None:
+    proxy.set_fault(Respond(b"\x00\xff\x13 this is not HTTP at all\r\n\r\n"))
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(f"{proxy.url}/bytes/10")
+    assert proxy.connections_answered == 1
+    assert proxy.bytes_up == 0  # the upstream was never contacted
+    assert _wait_until(lambda: proxy.active_connections == 0)
+
+
+def test_respond_can_answer_200_with_an_error_body(proxy: FaultProxy) -> None:
+    body = b'{"error": {"code": 500, "message": "boom", "type": "server_error"}}'
+    proxy.set_fault(Respond(http_reply(body)))
+    response = httpx.get(f"{proxy.url}/bytes/10")
+    assert response.status_code == 200
+    assert response.json()["error"]["message"] == "boom"
+    proxy.clear()
+    assert httpx.get(f"{proxy.url}/bytes/10").content == bytes(range(10))
+
+
+def test_respond_waits_for_the_whole_request_body_before_answering(proxy: FaultProxy) -> None:
+    proxy.set_fault(Respond(http_reply(b"{}")))
+    with _connect(proxy) as sock:
+        sock.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+        sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)  # half the body is still missing: no answer yet
+        sock.settimeout(2)
+        sock.sendall(b"67890")
+        assert _read_all(sock)[0].startswith(b"HTTP/1.1 200")
+
+
+def test_respond_repeats_an_sse_event_until_the_client_goes(proxy: FaultProxy) -> None:
+    head = http_reply(b"", content_type="text/event-stream", length=False)
+    loop = b'data: {"choices":[{"delta":{"content":"again "}}]}\n\n'
+    proxy.set_fault(Respond(head, repeat=loop, every_ms=1))
+    seen = 0
+    with httpx.Client() as client, client.stream("GET", f"{proxy.url}/slow") as response:
+        assert response.headers["content-type"] == "text/event-stream"
+        for line in response.iter_lines():
+            if line:
+                assert line == loop.decode().strip()
+                seen += 1
+            if seen == 200:
+                break
+    assert proxy.wait_for_closed(1, timeout=2)
+    assert _wait_until(lambda: proxy.active_connections == 0)
+
+
+def test_respond_closes_existing_connections_unless_told_not_to(echo_proxy: FaultProxy) -> None:
+    with _connect(echo_proxy) as kept, _connect(echo_proxy) as cut:
+        for sock in (kept, cut):
+            sock.sendall(b"ping")
+            assert sock.recv(10) == b"ping"
+        echo_proxy.set_fault(Respond(b"x", close_existing=False))
+        kept.sendall(b"still")
+        assert kept.recv(10) == b"still"
+        echo_proxy.set_fault(Respond(b"x"))
+        assert cut.recv(10) == b""
+
+
+def test_respond_to_a_non_http_client_answers_after_its_first_bytes(echo_proxy: FaultProxy) -> None:
+    echo_proxy.set_fault(Respond(b"canned"))
+    with _connect(echo_proxy) as sock:
+        sock.sendall(b"hello\n")
+        assert _read_all(sock)[0] == b"canned"
+    assert echo_proxy.connections_answered == 1
