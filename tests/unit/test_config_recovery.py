@@ -179,3 +179,26 @@ def test_input_data_is_not_changed() -> None:
     before = copy.deepcopy(data)
     salvage(data)
     assert data == before
+
+
+def test_every_clashing_member_is_left_out_with_its_own_reason() -> None:
+    data = {
+        "endpoints": [_endpoint("a"), _endpoint("a"), _endpoint("b"), _endpoint("a")],
+        "servers": [{"name": "a"}, {"name": "c"}, {"name": "c"}],
+    }
+    found = salvage(data)
+    assert [e.id for e in found.settings.endpoints] == ["a", "b"]
+    assert [s.name for s in found.settings.servers] == ["c"]
+    # The servers are checked against the endpoint ids once the endpoints are valid (a later round).
+    assert sorted((b.path, b.reason) for b in found.invalid) == [
+        ("endpoints[1]", "endpoint id 'a' is used more than once (ids must be unique)"),
+        ("endpoints[3]", "endpoint id 'a' is used more than once (ids must be unique)"),
+        ("servers[0]", "server name 'a' is already used by an endpoint (ids must be unique)"),
+        ("servers[2]", "server name 'c' is used more than once (ids must be unique)"),
+    ]
+
+
+def test_many_clashing_ids_still_keep_the_first_of_each() -> None:
+    found = salvage({"endpoints": [_endpoint("a")] * 60 + [_endpoint("b")]})
+    assert [e.id for e in found.settings.endpoints] == ["a", "b"]
+    assert len(found.invalid) == 59

@@ -5,7 +5,9 @@ error, leaves out the smallest enclosing value that can be left out — the fiel
 has a default, otherwise its list item or table entry (an endpoint without a valid URL is
 dropped as a whole, its neighbours stay) — then validates again, until the rest is valid.
 A rule about a whole group or list ("max must not be below base", "ids must be unique") is
-pinned to the one member whose removal satisfies it.
+pinned to the members that break it: taken in file order, each member that breaks the rule
+together with the ones before it is left out (the second of two clashing ids, the later of
+two contradicting limits).
 
 Every left-out part becomes a `BadField` naming the field as numbered in the file, a bounded
 excerpt of its value, the reason, and what happens instead. The data passed in is not changed.
@@ -30,10 +32,13 @@ from steward.config.validation import describe
 
 Loc = tuple[int | str, ...]
 
-MAX_ROUNDS = 16
+FINE_ROUNDS = 8
+"""Rounds in which a broken group or list rule costs only the members breaking it; later rounds
+drop the whole group or list, so odd rules still converge quickly."""
+MAX_ROUNDS = 24
 """Validation rounds before giving up (each round leaves out at least one part)."""
 MAX_CULPRIT_TRIALS = 256
-"""Largest group or list searched member by member for the one breaking its rule."""
+"""Largest group or list searched member by member for the ones breaking its rule."""
 
 _GONE = object()
 
@@ -69,14 +74,14 @@ def salvage(data: Mapping[str, Any]) -> Salvage:
     """
     work = _Work(copy.deepcopy(dict(data)))
     invalid: list[BadField] = []
-    for _ in range(MAX_ROUNDS):
+    for round_number in range(MAX_ROUNDS):
         try:
             settings = Settings.model_validate(work.root)
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
         else:
             return Salvage(settings, invalid, find_unknown(work.root, work.original_index))
-        plans = [_plan(work, err) for err in errors]
+        plans = [plan for err in errors for plan in _plan(work, err, fine=round_number < FINE_ROUNDS)]
         targets = {target for target, _ in plans}
         for target, report in plans:
             # Another error of this round may take the whole enclosing item: say so.
@@ -90,44 +95,70 @@ def salvage(data: Mapping[str, Any]) -> Salvage:
     return Salvage(Settings(), invalid)
 
 
-def _plan(work: _Work, err: ErrorDetails) -> tuple[Loc, BadField]:
-    """What to leave out for one error, and how to report it."""
+def _plan(work: _Work, err: ErrorDetails, *, fine: bool) -> list[tuple[Loc, BadField]]:
+    """What to leave out for one error (with `fine`, only the members breaking a group rule)."""
     loc: Loc = tuple(err["loc"])
     reason, shown = describe(err)
     entry = loc[:-1] if loc and loc[-1] == "[key]" else loc  # a bad key: the whole entry goes
     start = entry[:-1] if err["type"] == "missing" else entry
-    if err["type"] == "value_error" and entry == loc and isinstance(work.get(loc), dict | list):
-        culprit = _culprit(work, loc)
-        if culprit is not None:
-            value = work.get(culprit)
-            return culprit, BadField(work.path(culprit), show_value(value), reason, _fate(culprit, culprit))
+    if fine and err["type"] == "value_error" and entry == loc and isinstance(work.get(loc), dict | list):
+        culprits = _culprits(work, loc)
+        if culprits:
+            return [
+                (c, BadField(work.path(c), show_value(work.get(c)), why, _fate(c, c))) for c, why in culprits
+            ]
     target = start
     while target and not _droppable(target):
         target = target[:-1]
-    return target, BadField(work.path(loc), shown, reason, _fate(target, entry, work.path(target)))
+    return [(target, BadField(work.path(loc), shown, reason, _fate(target, entry, work.path(target))))]
 
 
-def _culprit(work: _Work, container: Loc) -> Loc | None:
-    """The member of `container` whose removal makes the rule reported at `container` hold."""
+def _culprits(work: _Work, container: Loc) -> list[tuple[Loc, str]]:
+    """The members of `container` breaking the rule reported there, each with its own reason.
+
+    Empty when no such members are found.
+
+    Members are added back in file order; one whose addition makes the rule fail is a culprit
+    and stays out. Members that cannot be left out (required fields, unknown keys) stay in.
+    """
     value = work.get(container)
     if isinstance(value, list):
-        members: list[int | str] = list(range(len(value) - 1, -1, -1))
+        members: list[int | str] = list(range(len(value)))
     elif isinstance(value, dict):
-        members = list(reversed(value))
+        members = list(value)
     else:
-        return None
-    if len(members) > MAX_CULPRIT_TRIALS:
-        return None
-    for member in members:
-        candidate = (*container, member)
-        if not _droppable(candidate) or _slot(candidate)[0] == "extra":
-            continue  # removing an unknown key cannot fix a rule; a required field cannot go
-        try:
-            Settings.model_validate(work.without(candidate))
-        except ValidationError as exc:
-            if any(tuple(e["loc"]) == container for e in exc.errors(include_url=False)):
-                continue
-        return candidate
+        return []
+    candidates = [m for m in members if _droppable((*container, m)) and _slot((*container, m))[0] != "extra"]
+    if not candidates or len(candidates) > MAX_CULPRIT_TRIALS:
+        return []
+    kept = [m for m in members if m not in candidates]
+    culprits: list[tuple[Loc, str]] = []
+    if _breaks(work, container, value, kept) is not None:
+        return []  # the rule fails even without any candidate: not a matter of one member
+    for member in candidates:
+        reason = _breaks(work, container, value, [*kept, member])
+        if reason is not None:
+            culprits.append(((*container, member), reason))
+        else:
+            kept.append(member)
+    return culprits
+
+
+def _breaks(
+    work: _Work, container: Loc, value: list[Any] | dict[str, Any], members: list[int | str]
+) -> str | None:
+    """Why the rule at `container` fails with only `members` of it present (None: it holds)."""
+    chosen = set(members)
+    subset: object
+    if isinstance(value, list):
+        subset = [item for index, item in enumerate(value) if index in chosen]
+    else:
+        subset = {key: item for key, item in value.items() if key in chosen}
+    try:
+        Settings.model_validate(work.replaced(container, subset))
+    except ValidationError as exc:
+        failed = [e for e in exc.errors(include_url=False) if tuple(e["loc"]) == container]
+        return describe(failed[0])[0] if failed else None
     return None
 
 
@@ -211,8 +242,8 @@ class _Work:
             node = _child(node, token)
         return format_path(parts)
 
-    def without(self, loc: Loc) -> dict[str, Any]:
-        """A root with `loc` removed, copying only the containers on the way (for trials)."""
+    def replaced(self, loc: Loc, value: object) -> dict[str, Any]:
+        """A root with `value` at `loc`, copying only the containers on the way (for trials)."""
         root = dict(self.root)
         node: Any = root
         for token in loc[:-1]:
@@ -220,8 +251,11 @@ class _Work:
             copied = list(child) if isinstance(child, list) else dict(child)
             node[token] = copied
             node = copied
-        del node[loc[-1]]
-        return root
+        if loc:
+            node[loc[-1]] = value
+            return root
+        assert isinstance(value, dict)
+        return value
 
     def drop(self, targets: Sequence[Loc]) -> bool:
         """Remove every target (an ancestor covers its descendants); False if nothing could go."""
