@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from steward.engine.events import (
     AttemptFailed,
@@ -17,6 +18,7 @@ from steward.engine.events import (
     FallbackChosen,
     PartialAbandoned,
     RequestFailed,
+    RequestStarted,
     Token,
     TruncationSuspected,
 )
@@ -24,6 +26,44 @@ from steward.engine.request import ChatRequest
 from steward.engine.settings import Strategy
 from steward.engine.types import ChatMessage, GenerationParams
 from steward.runtime import Runtime, RuntimeOptions
+
+MAX_PROMPT_BYTES = 16 * 1024 * 1024
+
+
+class PromptError(ValueError):
+    """The prompt could not be read (no prompt, two sources, unreadable or huge file)."""
+
+
+def read_prompt(arg: str | None, file: Path | None, stdin: BinaryIO) -> str:
+    """The question from the argument, `-` (standard input) or `--file`.
+
+    Bytes that are not UTF-8 become U+FFFD here; the engine repairs an argument's invalid bytes
+    the same way (and says so). An empty prompt is refused by the engine, before any model.
+    """
+    if file is not None and arg is not None:
+        raise PromptError(
+            "give the question as an argument, as '-' (standard input) or with --file, not both"
+        )
+    if file is not None:
+        try:
+            size = file.stat().st_size
+            if size > MAX_PROMPT_BYTES:
+                raise PromptError(
+                    f"{file}: {size:,} bytes is more than the {MAX_PROMPT_BYTES:,} a prompt may have"
+                )
+            return file.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise PromptError(f"cannot read {file}: {exc.strerror or exc}") from None
+    if arg == "-":
+        data = stdin.read(MAX_PROMPT_BYTES + 1)
+        if len(data) > MAX_PROMPT_BYTES:
+            raise PromptError(
+                f"standard input holds more than the {MAX_PROMPT_BYTES:,} bytes a prompt may have"
+            )
+        return data.decode("utf-8", errors="replace")
+    if arg is None:
+        raise PromptError("no question: give it as an argument, as '-' (standard input) or with --file PATH")
+    return arg
 
 
 def chain_line(event: EngineEvent) -> str | None:
@@ -47,7 +87,8 @@ def chain_line(event: EngineEvent) -> str | None:
         reported, sent = event.reported_tokens, event.expected_tokens
         return f"  ⚠ {event.model}: server reported {reported} prompt tokens, {sent} sent"
     if isinstance(event, Completed):
-        return f"  ✓ {event.model}: answered in {event.total_s:.2f} s (first token {event.ttft_s or 0:.2f} s)"
+        line = f"  ✓ {event.model}: answered in {event.total_s:.2f} s (first token {event.ttft_s or 0:.2f} s)"
+        return line + (f"; {event.note}" if event.note else "")
     if isinstance(event, RequestFailed):
         return f"  ✗ no answer: {event.detail}"
     return None
@@ -63,7 +104,9 @@ async def run_chat(
     embedded: bool,
     out: TextIO = sys.stdout,
 ) -> int:
-    runtime = await Runtime.start(RuntimeOptions(embedded=embedded, health_monitor=False))
+    runtime = await Runtime.start(
+        RuntimeOptions(embedded=embedded, health_monitor=False, recover_settings=False)
+    )
     try:
         for warning in runtime.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -86,6 +129,9 @@ async def run_chat(
                 out.flush()
             elif isinstance(event, PartialAbandoned):
                 out.write("\n[partial answer abandoned; falling back]\n")
+            if isinstance(event, RequestStarted):
+                for note in event.notes:
+                    print(f"warning: {note}", file=sys.stderr)
             line = chain_line(event)
             if line:
                 chain.append(line)

@@ -25,7 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     chat = sub.add_parser("chat", help="ask a question headless, through the same engine as the app")
-    chat.add_argument("prompt")
+    chat.add_argument(
+        "prompt", nargs="?", default=None, help="the question; '-' reads it from standard input"
+    )
+    chat.add_argument("--file", type=Path, default=None, help="read the question from this file")
     chat.add_argument("--model", default=None, help="'auto' or 'server/model' (default: settings)")
     chat.add_argument("--strategy", choices=["sequential", "hedged", "race", "weighted"], default=None)
     chat.add_argument("--max-tokens", type=int, default=256)
@@ -56,11 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":
         return _config(args.action, strict=args.strict)
     if args.command == "chat":
-        from steward.chat_cli import run_chat
+        from steward.chat_cli import PromptError, read_prompt, run_chat
 
+        try:
+            prompt = read_prompt(args.prompt, args.file, sys.stdin.buffer)
+        except PromptError as exc:
+            print(f"steward chat: {exc}", file=sys.stderr)
+            return 2
         return asyncio.run(
             run_chat(
-                args.prompt,
+                prompt,
                 model=args.model,
                 strategy=args.strategy,
                 max_tokens=args.max_tokens,

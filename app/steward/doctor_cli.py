@@ -19,7 +19,7 @@ from steward.servers.discovery import DiscoveredServer, discover
 
 
 async def run_doctor(as_json: bool) -> int:
-    settings = (await asyncio.to_thread(SettingsFile.default().load)).settings
+    settings = (await asyncio.to_thread(SettingsFile.default().check)).settings  # read-only
     hardware_task = asyncio.to_thread(detect_hardware)
     servers_task = discover(settings.discovery.ports, timeout_s=settings.discovery.timeout_s)
     hardware, discovered = await asyncio.gather(hardware_task, servers_task)

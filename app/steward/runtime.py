@@ -61,6 +61,8 @@ class RuntimeOptions:
     discover: bool = True
     health_monitor: bool = True
     settings: Settings | None = None
+    recover_settings: bool = True
+    """The app backs a bad settings file up and keeps its valid parts; headless commands only read it."""
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Runtime:
         if opts.settings is not None:
             settings = opts.settings
         else:
-            loaded = await asyncio.to_thread(settings_file.load)
+            loaded = await asyncio.to_thread(settings_file.load, recover=opts.recover_settings)
             settings, warnings = loaded.settings, list(loaded.warnings)
         engine = Engine(engine_settings(settings))
         # The fitter reads the engine's live settings and writes summaries through the engine itself.

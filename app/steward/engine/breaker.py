@@ -216,6 +216,10 @@ class CircuitBreaker:
         self._state = BreakerState.OPEN if self._open_for > 0 else BreakerState.HALF_OPEN
         return self._state
 
+    @property
+    def settings(self) -> BreakerSettings:
+        return self._settings
+
     def update_settings(self, settings: BreakerSettings) -> None:
         self._settings = settings
         if self._state is BreakerState.CLOSED and self._failures >= settings.failure_threshold:
