@@ -110,6 +110,8 @@ async def run_chat(
     try:
         for warning in runtime.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        for notice in runtime.notices:  # e.g. a circuit carried over from the last run
+            print(f"note: {notice}", file=sys.stderr)
         request = ChatRequest(
             messages=(ChatMessage("user", prompt),),
             model=model or runtime.settings.routing.default_model,

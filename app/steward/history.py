@@ -9,9 +9,10 @@ import logging
 from collections.abc import Callable
 
 from steward.config.app_groups import RetentionConfig
+from steward.engine.breaker import BreakerState
 from steward.engine.clock import wall_time
 from steward.engine.core import Engine
-from steward.engine.events import BreakerChanged, EngineEvent, Quarantined, Released
+from steward.engine.events import AttemptFailed, BreakerChanged, Completed, EngineEvent, Quarantined, Released
 from steward.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,31 @@ class BreakerPersister:
     def __init__(self, store: Store, engine: Engine) -> None:
         self._store = store
         self._engine = engine
+        self._with_failures: set[str] = set()
+
+    def _failures_changed(self, key: str, ts: float) -> None:
+        """A closed circuit's consecutive failures are kept too (trips 0), so one failure per short
+        CLI run still adds up to a trip; a success (count back to 0) forgets them."""
+        state = self._engine.model(key)
+        if state is None or state.breaker.state is not BreakerState.CLOSED:
+            return
+        failures = state.breaker.consecutive_failures
+        if failures > 0:
+            self._with_failures.add(key)
+            reason = state.last_error_detail or "failed"
+            self._store.save_breaker(key, reason, ts, ts, 0, failures)
+        elif key in self._with_failures:
+            self._with_failures.discard(key)
+            self._store.clear_breaker(key)
 
     def __call__(self, event: EngineEvent) -> None:
+        if isinstance(event, AttemptFailed | Completed):
+            self._failures_changed(event.model, event.ts)
+            return
         if not isinstance(event, BreakerChanged) or event.restored:  # a restored row is already stored
             return
         if event.new == "closed":
+            self._with_failures.discard(event.model)
             self._store.clear_breaker(event.model)
             return
         if event.new != "open":
@@ -90,6 +111,16 @@ async def restore_breakers(engine: Engine, store: Store, now: Callable[[], float
     for record in records:
         state = engine.model(record.model_key)
         if state is None:
+            continue
+        if record.trips <= 0:  # a closed circuit's recent failures
+            if now() - record.reopen_ts > state.breaker.settings.max_reset_timeout_s:
+                continue  # too long ago to be "in a row"; the next success or failure rewrites the row
+            engine.restore_breaker(record.model_key, 0.0, 0, record.reason, record.failures)
+            line = (
+                f"{record.model_key}: {record.failures} failure(s) in a row carried over from an earlier run"
+            )
+            log.info("%s", line)
+            lines.append(line)
             continue
         engine.restore_breaker(record.model_key, record.reopen_in(now()), record.trips, record.reason)
         wait = state.breaker.reopen_in()

@@ -294,3 +294,45 @@ async def test_two_runs_the_second_skips_the_dead_primary_until_it_half_opens(tm
     ]
     assert store2.remembered_breakers(engine2.wall()) == [], "closed: forgotten for the next run"
     store2.close()
+
+
+async def test_one_failure_per_short_run_adds_up_to_a_trip_across_runs(tmp_path: Path) -> None:
+    """`steward chat` runs once and exits: each run fails the hung primary once. The failures of a
+    still-closed circuit are remembered, so the third run trips it and the fourth skips it."""
+    path = tmp_path / "steward.db"
+    settings = EngineSettings(
+        breaker=BreakerSettings(failure_threshold=3, reset_timeout_s=30.0, max_reset_timeout_s=300.0),
+        timeouts=TimeoutSettings(first_token_s=5.0),
+    )
+    wall = WALL0
+    calls = []
+    for run in range(4):
+        store_n, _ = open_store(path, commit_interval_s=0.0)
+        clock = FakeClock(start=1000.0 * (run + 1))
+        engine, backends, _ = build(clock, wall, settings)
+        engine.subscribe(BreakerPersister(store_n, engine))
+        lines = await restore_breakers(engine, store_n, now=engine.wall)
+        if run in (1, 2):
+            assert lines == [f"a/m: {run} failure(s) in a row carried over from an earlier run"]
+        backends["a"].script("m", default=hang())
+        events = await chat(engine, clock)
+        assert isinstance(events[-1], Completed) and events[-1].model == "b/m"
+        calls.append(backends["a"].scripts["m"].calls)
+        wall = engine.wall() + 5.0  # the next run starts a few seconds later
+        store_n.close()
+    assert calls == [1, 1, 1, 0], "the fourth run skips the primary: its circuit opened in the third"
+
+
+async def test_a_success_forgets_the_failures_of_a_closed_circuit(store: Store) -> None:
+    clock = FakeClock()
+    settings = EngineSettings(
+        breaker=BreakerSettings(failure_threshold=3), timeouts=TimeoutSettings(first_token_s=5.0)
+    )
+    engine, backends, _ = build(clock, WALL0, settings)
+    engine.subscribe(BreakerPersister(store, engine))
+    backends["a"].script("m", hang(), ok("fine"))
+    await chat(engine, clock)
+    [record] = store.remembered_breakers(engine.wall())
+    assert (record.trips, record.failures) == (0, 1)
+    await chat(engine, clock)
+    assert store.remembered_breakers(engine.wall()) == []

@@ -216,6 +216,15 @@ class CircuitBreaker:
         self._state = BreakerState.OPEN if self._open_for > 0 else BreakerState.HALF_OPEN
         return self._state
 
+    def restore_failures(self, failures: int, reason: str) -> BreakerState:
+        """A closed circuit's consecutive failures remembered from an earlier run (at start-up):
+        counted as if they had happened in this run (trips once they reach the threshold)."""
+        if self._state is BreakerState.CLOSED:
+            self._failures = max(0, failures)
+            if self._failures >= self._settings.failure_threshold:
+                self._trip(f"{self._failures} failures in a row (carried over): {reason}")
+        return self._state
+
     @property
     def settings(self) -> BreakerSettings:
         return self._settings

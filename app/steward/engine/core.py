@@ -482,14 +482,21 @@ class Engine:
             )
         self._emit(SettingsApplied(ts=self.wall(), request_id=None, changed=changed))
 
-    def restore_breaker(self, key: str, reopen_in_s: float, trips: int, reason: str) -> BreakerState:
+    def restore_breaker(
+        self, key: str, reopen_in_s: float, trips: int, reason: str, failures: int = 0
+    ) -> BreakerState:
         """Carry a circuit over from an earlier run (at start-up): open for the `reopen_in_s` it had
         left, or half-open when none is left, keeping its trip count so the reset timeout keeps
-        growing. Emits `BreakerChanged(restored=True)`; returns the breaker's new state."""
+        growing; with `trips` 0, a closed circuit with its consecutive `failures`.
+        Emits `BreakerChanged(restored=True)`; returns the breaker's new state."""
         if key not in self._models:
             raise KeyError(f"unknown model {key}")
         state = self._models[key]
         old = state.breaker.state
+        if trips <= 0:  # closed with failures; tripping here is a transition of this run, announced as such
+            new = state.breaker.restore_failures(failures, reason)
+            self._update_health(state)
+            return new
         new = state.breaker.restore_open(reopen_in_s, trips, reason)
         self._emit(
             BreakerChanged(

@@ -162,7 +162,8 @@ class QuarantineRecord:
 
 @dataclass(frozen=True, slots=True)
 class BreakerRecord:
-    """An open circuit remembered across runs."""
+    """A circuit remembered across runs: open (trips >= 1), or closed with consecutive failures
+    (trips == 0; then `reopen_ts` is the time of the last failure)."""
 
     model_key: str
     reason: str
@@ -171,6 +172,8 @@ class BreakerRecord:
     """When it half-opens (unix seconds); in the past = restore it half-open."""
     trips: int
     """Consecutive trips, so the growing reset timeout carries on where it left off."""
+    failures: int = 0
+    """Consecutive counted failures of a still-closed circuit."""
 
     def reopen_in(self, now_ts: float) -> float:
         """Seconds left open at `now_ts` (0 once it is due to half-open)."""

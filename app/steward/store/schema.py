@@ -88,7 +88,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             reason TEXT NOT NULL,
             opened_ts REAL NOT NULL,
             reopen_ts REAL NOT NULL,
-            trips INTEGER NOT NULL
+            trips INTEGER NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0
         )""",
     ),
 )

@@ -186,10 +186,11 @@ class Store:
     # -- open circuits -----------------------------------------------------------------------------
 
     def save_breaker(
-        self, model_key: str, reason: str, opened_ts: float, reopen_ts: float, trips: int
+        self, model_key: str, reason: str, opened_ts: float, reopen_ts: float, trips: int, failures: int = 0
     ) -> None:
-        """Persist an open circuit (replacing any for the same model). Non-blocking."""
-        record = BreakerRecord(model_key, reason, opened_ts, reopen_ts, trips)
+        """Persist an open circuit, or a closed one's failures (replacing any for the same model).
+        Non-blocking."""
+        record = BreakerRecord(model_key, reason, opened_ts, reopen_ts, trips, failures)
         self._writer.submit(lambda conn: breakers.save(conn, record))
 
     def clear_breaker(self, model_key: str) -> None:
