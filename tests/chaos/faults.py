@@ -1,0 +1,168 @@
+"""The chaos schedule: which fault the primary suffers, for how long, and when it cleared.
+
+Every fault but one is played by the `FaultProxy` in front of the primary llama-server; `sigkill` is real:
+the primary process is killed with SIGKILL and Steward's own `Supervisor` restarts it (the fault "clears"
+when the supervisor reports it ready again). Kinds are drawn round-robin from a seeded shuffle, so a run of
+any length meets each kind about equally often, and the same seed replays the same schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from steward.servers.events import ServerState
+from steward.servers.managed import ManagedServer
+from tests.support.fault_proxy import (
+    Down,
+    Fault,
+    FaultProxy,
+    LimitData,
+    ResetPeer,
+    Respond,
+    Timeout,
+    http_reply,
+)
+
+LOOP_PHRASE = "I am stuck in a loop. "
+PARTIAL_MARK = "chaos-partial "
+"""Text the broken server sends before its error event; it must never end up in an answer."""
+POISON = (LOOP_PHRASE.strip(), PARTIAL_MARK.strip())
+
+_SSE_HEAD = http_reply(b"", content_type="text/event-stream", length=False)
+
+
+def _sse(payload: object) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+def _delta(text: str) -> bytes:
+    return _sse({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]})
+
+
+_ERROR_BODY = {
+    "error": {"code": 500, "message": "chaos: internal failure inside a 200", "type": "server_error"}
+}
+_ERROR_EVENT = {"error": {"code": 500, "message": "chaos: error event mid-stream", "type": "server_error"}}
+
+
+def _garbage(rng: random.Random) -> Fault:
+    return Respond(rng.randbytes(rng.randint(16, 400)))
+
+
+FAULTS: dict[str, Callable[[random.Random], Fault | None]] = {
+    "refuse": lambda rng: Down(),
+    "hang": lambda rng: Timeout(),
+    "cut_mid_stream": lambda rng: LimitData(rng.randint(300, 1500)),
+    "tcp_reset": lambda rng: ResetPeer(after_ms=rng.uniform(0, 300)),
+    "garbage": _garbage,
+    "http200_error_body": lambda rng: Respond(http_reply(json.dumps(_ERROR_BODY).encode())),
+    "sse_error_event": lambda rng: Respond(
+        _SSE_HEAD + _delta(PARTIAL_MARK) + _delta(PARTIAL_MARK) + _sse(_ERROR_EVENT)
+    ),
+    "degenerate_loop": lambda rng: Respond(_SSE_HEAD, repeat=_delta(LOOP_PHRASE), every_ms=5),
+    "sigkill": lambda rng: None,  # not a proxy fault: the process dies (see `Chaos._sigkill`)
+}
+
+
+@dataclass
+class FaultWindow:
+    """One fault: when it started and cleared, and how long the primary took to answer again."""
+
+    kind: str
+    detail: str
+    started: float
+    cleared: float | None = None
+    restart_s: float | None = None
+    """sigkill only: from the kill until the supervisor had the server ready again."""
+    recovery_s: float | None = None
+    """From the clear until a request started after it was answered by the primary."""
+    censored: bool = False
+    """The next fault began before the primary answered again (no recovery time measured)."""
+
+
+@dataclass
+class Chaos:
+    """Runs the schedule until `stop` is set, then clears every fault."""
+
+    proxy: FaultProxy
+    primary: ManagedServer
+    rng: random.Random
+    hold_s: tuple[float, float]
+    calm_s: tuple[float, float]
+    windows: list[FaultWindow] = field(default_factory=list)
+    current: str = "none"
+    _awaiting: FaultWindow | None = None
+    _deck: list[str] = field(default_factory=list)
+
+    def next_kind(self) -> str:
+        if not self._deck:
+            self._deck = list(FAULTS)
+            self.rng.shuffle(self._deck)
+        return self._deck.pop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not await _wait(stop, self.rng.uniform(*self.calm_s)):
+                kind = self.next_kind()
+                if self._awaiting is not None:  # never answered again before this fault
+                    self._awaiting.censored = True
+                    self._awaiting = None
+                window = FaultWindow(kind, "", time.monotonic())
+                self.windows.append(window)
+                self.current = kind
+                if kind == "sigkill":
+                    await self._sigkill(window)
+                else:
+                    fault = FAULTS[kind](self.rng)
+                    assert fault is not None
+                    window.detail = repr(fault)[:80]
+                    await asyncio.to_thread(self.proxy.set_fault, fault)
+                    await _wait(stop, self.rng.uniform(*self.hold_s))
+                    await asyncio.to_thread(self.proxy.clear)
+                window.cleared = time.monotonic()
+                self.current = "none"
+                self._awaiting = window
+        finally:
+            await asyncio.to_thread(self.proxy.clear)
+            self.current = "none"
+
+    async def _sigkill(self, window: FaultWindow) -> None:
+        """Kill the primary llama-server outright; the supervisor must bring it back on the same port."""
+        before = self.primary.status()
+        assert before.pid is not None and before.state is ServerState.READY, before
+        window.detail = f"SIGKILL pid {before.pid}"
+        os.kill(before.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            now = self.primary.status()
+            if now.state is ServerState.READY and now.pid not in (None, before.pid):
+                window.restart_s = time.monotonic() - window.started
+                window.detail += f" -> restarted as pid {now.pid}"
+                return
+            if now.state is ServerState.FAILED:
+                raise AssertionError(f"the supervisor gave up on the primary: {now.detail}")
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the supervisor did not restart the primary in 90 s: {self.primary.status()}")
+
+    def primary_answered(self, request_started: float, answered_at: float) -> None:
+        """A request answered by the primary: the first one started after a clear ends that recovery."""
+        window = self._awaiting
+        if window is not None and window.cleared is not None and request_started >= window.cleared:
+            window.recovery_s = answered_at - window.cleared
+            self._awaiting = None
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds` or until `stop` is set; True when stopped."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
