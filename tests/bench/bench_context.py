@@ -32,7 +32,7 @@ from tests.support.fake_clock import FakeClock
 from tests.support.fake_counting_backend import CountingFakeBackend
 from tests.support.llama import LlamaServer
 
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(1200)]  # the suite default (120 s) is too short
 RUNS = 200
 PARAMS = GenerationParams(max_tokens=256)
 TARGET_P50_MS = 5.0

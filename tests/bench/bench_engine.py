@@ -27,7 +27,7 @@ from steward.engine.types import GenerationParams, ModelInfo
 from tests.bench.common import HI, Mini, direct, interleaved, ms, record, stats, steward_engine, via_engine
 from tests.support.fault_proxy import FaultProxy, Timeout
 
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(1200)]  # the suite default (120 s) is too short
 WINDOW = 4096
 # Once a circuit is open, failing over costs what any request costs: Steward's overhead target.
 TARGET_AFTER_OPEN_ADDED_P50_MS = 0.5

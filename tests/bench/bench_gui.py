@@ -45,7 +45,7 @@ from steward.gui.loop import make_loop
 from steward.runtime import Runtime
 from tests.support.fake_backend import FakeBackend, ok
 
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(1200)]  # the suite default (120 s) is too short
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 600.0 if os.environ.get("STEWARD_BENCH_LONG") == "1" else 60.0

@@ -133,19 +133,36 @@ def stats(values: Sequence[float]) -> dict[str, float]:
 
 
 async def interleaved(
-    paths: dict[str, Callable[[], Awaitable[float]]], n: int, warmup: int = 20, gap_s: float = 0.001
+    paths: dict[str, Callable[[], Awaitable[float]]],
+    n: int,
+    warmup: int = 20,
+    gap_s: float = 0.001,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Time every path `n` times, round-robin per request with the order rotating, so drift and
     noise hit all paths alike. A short untimed gap after each request lets one path's background
-    work (logging callbacks, queued writes) finish before the next path is timed."""
+    work (logging callbacks, queued writes) finish before the next path is timed. When `cpu` is
+    given, it receives each request's process CPU time (this process: the client side only),
+    including its gap, so background work is charged to the path that caused it."""
     names = list(paths)
     for _ in range(warmup):
         for name in names:
             await paths[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:
+        if cpu is not None:
+            cpu[name] = []
     for i in range(n):
         k = i % len(names)
         for name in names[k:] + names[:k]:
+            cpu0 = time.process_time()
             times[name].append(await paths[name]())
             await asyncio.sleep(gap_s)
+            if cpu is not None:
+                cpu[name].append(time.process_time() - cpu0)
     return times
+
+
+def cpu_us(values: Sequence[float]) -> float:
+    """Mean client CPU per request, in microseconds."""
+    return round(1e6 * sum(values) / max(1, len(values)), 1)
