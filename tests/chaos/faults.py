@@ -96,6 +96,7 @@ class Chaos:
     rng: random.Random
     hold_s: tuple[float, float]
     calm_s: tuple[float, float]
+    kinds: tuple[str, ...] = tuple(FAULTS)
     windows: list[FaultWindow] = field(default_factory=list)
     current: str = "none"
     _awaiting: FaultWindow | None = None
@@ -103,7 +104,7 @@ class Chaos:
 
     def next_kind(self) -> str:
         if not self._deck:
-            self._deck = list(FAULTS)
+            self._deck = list(self.kinds)
             self.rng.shuffle(self._deck)
         return self._deck.pop()
 

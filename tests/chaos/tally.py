@@ -25,8 +25,8 @@ class Outcome:
     """"primary" or "fallback" for an answer, None for a failure."""
     failed_kinds: tuple[str, ...] = ()
     detail: str = ""
-    attempt_failures: tuple[tuple[str, str], ...] = ()
-    """(server, failure kind) of every failed attempt, retries included."""
+    attempt_failures: tuple[tuple[str, str, str], ...] = ()
+    """(server, failure kind, detail) of every failed attempt, retries included."""
     poisoned: bool = False
     """The answer carried text only the broken server sends (a loop phrase, a partial before an error)."""
     hung: bool = False
@@ -63,9 +63,11 @@ class Tally:
         by_fault: dict[str, dict[str, object]] = {}
         requests_in: Counter[str] = Counter(o.fault for o in done)
         attempt_kinds: dict[str, Counter[str]] = defaultdict(Counter)
+        examples: dict[str, dict[str, str]] = defaultdict(dict)
         for o in done:
-            for server, kind in o.attempt_failures:
+            for server, kind, detail in o.attempt_failures:
                 attempt_kinds[o.fault][f"{server}:{kind}"] += 1
+                examples[o.fault].setdefault(f"{server}:{kind}", detail[:160])
         for kind in sorted({w.kind for w in windows} | set(requests_in)):
             mine = [w for w in windows if w.kind == kind]
             recoveries = [w.recovery_s for w in mine if w.recovery_s is not None]
@@ -74,6 +76,7 @@ class Tally:
                 "requests": requests_in[kind],
                 "answered": sum(1 for o in done if o.fault == kind and o.answered_by is not None),
                 "attempt_failures": dict(attempt_kinds[kind].most_common()),
+                "attempt_failure_examples": examples[kind],
                 "recovery_p50_s": _pct(recoveries, 50),
                 "recovery_max_s": max(recoveries, default=None),
                 "not_recovered_before_next_fault": sum(1 for w in mine if w.censored),
