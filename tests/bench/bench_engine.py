@@ -24,7 +24,18 @@ from steward.engine.metrics import percentile
 from steward.engine.request import ChatRequest
 from steward.engine.settings import BreakerSettings, EngineSettings, HedgeSettings, Strategy, TimeoutSettings
 from steward.engine.types import GenerationParams, ModelInfo
-from tests.bench.common import HI, Mini, direct, interleaved, ms, record, stats, steward_engine, via_engine
+from tests.bench.common import (
+    HI,
+    Mini,
+    cpu_us,
+    direct,
+    interleaved,
+    ms,
+    record,
+    stats,
+    steward_engine,
+    via_engine,
+)
 from tests.support.fault_proxy import FaultProxy, Timeout
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(1200)]  # the suite default (120 s) is too short
@@ -253,7 +264,9 @@ async def test_store_on_barely_moves_the_engine_overhead(mini: Mini, tmp_path: P
         async def on() -> float:
             return (await via_engine(recorded, "mini/mini"))[0]
 
-        times = await interleaved({"direct": lambda: direct(client, mini.url(0)), "off": off, "on": on}, 1000)
+        cpu: dict[str, list[float]] = {}
+        paths = {"direct": lambda: direct(client, mini.url(0)), "off": off, "on": on}
+        times = await interleaved(paths, 1000, cpu=cpu)
     store.close()
     await plain.aclose()
     await recorded.aclose()
@@ -269,6 +282,7 @@ async def test_store_on_barely_moves_the_engine_overhead(mini: Mini, tmp_path: P
             "p50_ratio_store_off": round(f["p50_ms"] / b["p50_ms"], 3),
             "p50_ratio_store_on": round(n["p50_ms"] / b["p50_ms"], 3),
             "store_on_slower_p50": round(slower, 4),
+            "client_cpu_us": {k: cpu_us(v) for k, v in cpu.items()},  # the writer thread's included
             "target_store_on_slower_p50": TARGET_STORE_ON_SLOWER,
         },
     )
