@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.metrics import percentile
 from steward.gui.app import build_window
-from steward.gui.bridge import RuntimeFactory
 from steward.gui.loop import make_loop
 from steward.runtime import Runtime
 from tests.support.fake_backend import FakeBackend, ok
@@ -87,10 +86,10 @@ def report(section: str, figures: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def fake_runtime(settings_dir: Path) -> RuntimeFactory:
+def fake_runtime(settings_dir: Path) -> Callable[[], Awaitable[Any]]:
     """A Runtime (no store, no servers) whose engine routes to 50 FAKE streaming models."""
 
-    async def build() -> Runtime:
+    async def build() -> Any:
         settings = Settings.model_validate({"embedded": {"enabled": False}})
         engine = Engine(engine_settings(settings))
         engine.fitter = ContextManager(
@@ -111,7 +110,11 @@ def fake_runtime(settings_dir: Path) -> RuntimeFactory:
             secrets=SecretStore(),
         )
         runtime._tasks.append(asyncio.ensure_future(engine.run_health_monitor()))
-        return runtime
+        try:  # the bridge takes the application service on top of the runtime, where there is one
+            from steward.service import StewardService
+        except ImportError:
+            return runtime
+        return StewardService(runtime)
 
     return build
 
