@@ -22,10 +22,8 @@ from steward.engine.events import (
     Token,
     TruncationSuspected,
 )
-from steward.engine.request import ChatRequest
-from steward.engine.settings import Strategy
-from steward.engine.types import ChatMessage, GenerationParams
-from steward.runtime import Runtime, RuntimeOptions
+from steward.runtime import RuntimeOptions
+from steward.service import StewardService
 
 MAX_PROMPT_BYTES = 16 * 1024 * 1024
 
@@ -99,28 +97,25 @@ async def run_chat(
     *,
     model: str | None,
     strategy: str | None,
-    max_tokens: int,
+    max_tokens: int | None,
     as_json: bool,
     embedded: bool,
     out: TextIO = sys.stdout,
 ) -> int:
-    runtime = await Runtime.start(
+    service = await StewardService.start(
         RuntimeOptions(embedded=embedded, health_monitor=False, recover_settings=False)
     )
     try:
-        for warning in runtime.warnings:
+        for warning in service.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        for notice in runtime.notices:  # e.g. a circuit carried over from the last run
+        for notice in service.notices:  # e.g. a circuit carried over from the last run
             print(f"note: {notice}", file=sys.stderr)
-        request = ChatRequest(
-            messages=(ChatMessage("user", prompt),),
-            model=model or runtime.settings.routing.default_model,
-            strategy=Strategy(strategy) if strategy else None,
-            params=GenerationParams(max_tokens=max_tokens),
+        request = service.build_request(
+            [("user", prompt)], model=model, strategy=strategy, max_tokens=max_tokens, source="cli"
         )
         chain: list[str] = []
         ok = False
-        async for event in runtime.engine.chat(request):
+        async for event in service.ask(request):
             if as_json:
                 out.write(
                     json.dumps({"type": event.type, "ts": event.ts, **event.payload()}, default=str) + "\n"
@@ -142,4 +137,4 @@ async def run_chat(
             out.write("\n\nattempts:\n" + "\n".join(chain) + "\n")
         return 0 if ok else 1
     finally:
-        await runtime.stop()
+        await service.stop()

@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--file", type=Path, default=None, help="read the question from this file")
     chat.add_argument("--model", default=None, help="'auto' or 'server/model' (default: settings)")
     chat.add_argument("--strategy", choices=["sequential", "hedged", "race", "weighted"], default=None)
-    chat.add_argument("--max-tokens", type=int, default=256)
+    chat.add_argument(
+        "--max-tokens", type=int, default=None, help="longest reply (default: context.max_reply_tokens)"
+    )
     chat.add_argument("--json", action="store_true", help="one JSON object per event")
     chat.add_argument("--no-embedded", action="store_true", help="do not start the embedded servers")
 

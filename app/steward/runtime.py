@@ -21,7 +21,6 @@ from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.failures import BackendError
-from steward.engine.request import ChatRequest
 from steward.hardware.catalog import load_catalog, match_installed
 from steward.hardware.nvidia import NvidiaProbe, PynvmlApi
 from steward.hardware.sampler import ResourceSampler, SystemSampler
@@ -250,22 +249,20 @@ class Runtime:
             except Exception:  # discovery must never take the app down
                 log.exception("periodic discovery failed")
 
-    def chat(self, request: ChatRequest) -> object:
-        """Same as `engine.chat` (kept here so every front end starts from the runtime)."""
-        return self.engine.chat(request)
-
     def subscribe(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
         return self.engine.subscribe(listener)
 
     async def apply_settings(self, settings: Settings, save: bool = True) -> None:
         """Make `settings` live and persist them atomically.
 
-        The engine takes breaker, retry, bulkhead, context and routing settings at once; every
-        existing server connection takes the new timeouts for its next request.
+        The engine takes breaker, retry, bulkhead, context and routing settings (fallback chain and
+        capabilities included) at once; every existing server connection takes the new timeouts
+        for its next request.
         """
         self.settings = settings
         self.engine.update_settings(engine_settings(settings))
         self.engine.set_fallback_chain(settings.routing.fallback_chain)
+        await self._apply_capabilities()
         t = settings.timeouts
         for backend in self.engine.backends():
             configure_backend(backend, connect_s=t.connect_s, stall_s=http_read_timeout(t), aux_s=t.probe_s)
@@ -283,6 +280,15 @@ class Runtime:
         if config.enabled and not any(b.server_id == config.id for b in self.engine.backends()):
             self.warnings += await self._route_to(config.kind, config.id, config.base_url, api_key)
         return server
+
+    async def remove_endpoint(self, server_id: str) -> bool:
+        """Stop routing to a configured endpoint (its models go with it); False if it was not known."""
+        known = any(k.id == server_id and k.source == "configured" for k in self.known)
+        self.known = [k for k in self.known if not (k.id == server_id and k.source == "configured")]
+        if any(b.server_id == server_id for b in self.engine.backends()):
+            await self.engine.remove_backend(server_id)
+            return True
+        return known
 
     async def add_managed(self, config: ServerProfileConfig) -> ServerStatus:
         """Supervise and start a new managed server profile, then route to it when it is up.

@@ -20,7 +20,8 @@ from steward.gui.bridge import Bridge
 from steward.gui.loop import make_loop
 from steward.gui.main_window import MainWindow
 from steward.gui.pages.chat import ChatPage
-from steward.runtime import Runtime, RuntimeOptions
+from steward.runtime import RuntimeOptions
+from steward.service import StewardService
 
 
 @pytest.fixture
@@ -91,8 +92,8 @@ class AppHarness:
 
         asyncio.events._set_running_loop(None)
 
-        async def factory() -> Runtime:
-            return await Runtime.start(RuntimeOptions(settings=settings, store=True))
+        async def factory() -> StewardService:
+            return await StewardService.start(RuntimeOptions(settings=settings, store=True))
 
         self.bridge: Bridge
         self.window: MainWindow

@@ -122,8 +122,12 @@ def test_models_page_capabilities_and_fallback_order_reach_engine_and_settings(
     large = next(m.key for m in snapshot.models if m.server_id == "large")
 
     assert page.set_capabilities(small, ["code", "tools", "fast-draft"]) == []
-    model = runtime.engine.snapshot().model(small)
-    assert model is not None and set(model.capabilities) == {"code", "tools", "fast-draft"}
+
+    def tagged() -> bool:  # applied through the service on the loop, without a restart
+        model = runtime.engine.snapshot().model(small)
+        return model is not None and set(model.capabilities) == {"code", "tools", "fast-draft"}
+
+    wait_until(h.loop, tagged)
     wait_until(h.loop, lambda: small in runtime.settings.routing.capabilities)
     assert runtime.settings.routing.capabilities[small] == ["code", "tools", "fast-draft"]
     wait_until(h.loop, lambda: runtime.settings_file.path.exists())

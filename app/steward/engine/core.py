@@ -201,6 +201,10 @@ class Engine:
             ramp_of=self._ramp,
             fallback_to_any=self.settings.routing.fallback_to_any,
         )
+        if not request.fallback and len(route.candidates) > 1:
+            route = replace(
+                route, candidates=route.candidates[:1], explanation=route.explanation + "; fallback off"
+            )
         run = RequestRun(self._run_env(emit), request, route, rid, guess.task.value, checked.notes)
 
         async def drive() -> None:
@@ -562,11 +566,6 @@ class Engine:
             for sid, e in self._servers.items()
         )
         return EngineSnapshot(tuple(models), servers, self._active_requests)
-
-    def with_window(self, key: str, window: int) -> None:
-        """Record the live window of a model (the context module refreshes it from the server)."""
-        state = self._models[key]
-        state.info = replace(state.info or ModelInfo(state.ref.model), loaded_context=window)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(e.backend.aclose() for e in self._servers.values()), return_exceptions=True)

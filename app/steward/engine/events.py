@@ -54,6 +54,7 @@ class RequestStarted(EngineEvent):
     task: str = "GENERAL"
     notes: tuple[str, ...] = ()
     """What was done to the input before any attempt (e.g. invalid characters replaced)."""
+    source: str = "chat"
 
 
 @dataclass(frozen=True)

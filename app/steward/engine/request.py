@@ -48,6 +48,10 @@ class ChatRequest:
     params: GenerationParams = field(default_factory=GenerationParams)
     request_id: str | None = None
     context_policy: ContextPolicy | None = None
+    source: str = "chat"
+    """Who asked: chat, cli, gateway, probe, lab (carried into the events for the dashboard)."""
+    fallback: bool = True
+    """False: only the first choice may answer (no chain, no other model)."""
 
 
 @dataclass
@@ -129,6 +133,7 @@ class RequestRun:
             explanation=self.route.explanation,
             task=self.task_label,
             notes=self.notes,
+            source=self.request.source,
         )
         try:
             await self._loop()

@@ -11,7 +11,7 @@ from importlib import resources
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from steward.gui.bridge import Bridge, RuntimeFactory, default_factory
+from steward.gui.bridge import Bridge, ServiceFactory, default_factory
 from steward.gui.loop import make_loop
 from steward.gui.main_window import MainWindow
 from steward.gui.theme import apply_theme
@@ -29,7 +29,7 @@ def stylesheet() -> str:
         return ""
 
 
-def build_window(factory: RuntimeFactory | None = None, theme: str = "system") -> tuple[Bridge, MainWindow]:
+def build_window(factory: ServiceFactory | None = None, theme: str = "system") -> tuple[Bridge, MainWindow]:
     """The bridge and main window (the QApplication must exist), with the tray icon when there is a tray."""
     app = QApplication.instance()
     if isinstance(app, QApplication):
@@ -45,7 +45,7 @@ def build_window(factory: RuntimeFactory | None = None, theme: str = "system") -
     return bridge, window
 
 
-def run(argv: list[str] | None = None, factory: RuntimeFactory | None = None) -> int:
+def run(argv: list[str] | None = None, factory: ServiceFactory | None = None) -> int:
     """Run the app until the window closes. `--self-test` renders every page and exits 0."""
     args = list(sys.argv if argv is None else argv)
     started = time.perf_counter()

@@ -1,5 +1,6 @@
-"""The ONE place the GUI meets the runtime: engine events become Qt signals, user actions
-become façade calls. Widgets never touch engine internals; they read snapshots and call here.
+"""The ONE place the GUI meets the application: engine events become Qt signals, user actions
+become `StewardService` calls scheduled on the loop. It decides nothing: defaults, validation,
+keyring and settings all live in the service; widgets read snapshots and call here.
 
 Everything here runs on the Qt thread, which is also the asyncio loop (qasync), so engine
 listeners can emit signals directly. Slow work (start-up, settings save) runs as asyncio
@@ -13,33 +14,33 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from steward.config import SecretsUnavailable, Settings, SettingsError
-from steward.engine.request import ChatRequest
-from steward.engine.settings import Strategy
+from steward.config import Settings
 from steward.engine.snapshot import EngineSnapshot
-from steward.engine.types import ChatMessage, GenerationParams
-from steward.gui.hardware_report import build_hardware_report
-from steward.gui.server_rows import ServerRow, server_rows
 from steward.hardware.sampler import ResourceSampler
 from steward.runtime import Runtime, RuntimeOptions
-from steward.servers.models import ModelOperationError, OllamaModelOps
+from steward.servers.models import ModelOperationError
+from steward.service import Applied, StewardService
+from steward.service.hardware_report import build_hardware_report
+from steward.service.server_rows import ServerRow
 from steward.store import ChatMessage as StoredMessage
 from steward.store import ChatSession, ChatSessionInfo, EventRecord, SamplesWindow, Store, export_events
 
 log = logging.getLogger(__name__)
 
-RuntimeFactory = Callable[[], Awaitable[Runtime]]
+ServiceFactory = Callable[[], Awaitable[StewardService]]
 T = TypeVar("T")
+Problems = list[tuple[str, str]]
+NOT_READY: Problems = [("", "the engine is still starting")]
 
 
-def default_factory(options: RuntimeOptions | None = None) -> RuntimeFactory:
-    async def build() -> Runtime:
-        return await Runtime.start(options)
+def default_factory(options: RuntimeOptions | None = None) -> ServiceFactory:
+    async def build() -> StewardService:
+        return await StewardService.start(options)
 
     return build
 
@@ -57,10 +58,10 @@ class Bridge(QObject):
     settings_changed = Signal(object)  # Settings
     notice = Signal(str, str)  # level, text
 
-    def __init__(self, factory: RuntimeFactory, snapshot_interval_ms: int = 500) -> None:
+    def __init__(self, factory: ServiceFactory, snapshot_interval_ms: int = 500) -> None:
         super().__init__()
         self._factory = factory
-        self.runtime: Runtime | None = None
+        self.service: StewardService | None = None
         self._snapshot: EngineSnapshot | None = None
         self._chats: dict[str, asyncio.Task[None]] = {}
         self._ids = itertools.count(1)
@@ -74,26 +75,31 @@ class Bridge(QObject):
         self._soon.setInterval(100)
         self._soon.timeout.connect(self.refresh_snapshot)
 
+    @property
+    def runtime(self) -> Runtime | None:
+        """The running runtime (read-only views: pages and tests inspect it, never act on it)."""
+        return self.service.runtime if self.service is not None else None
+
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the runtime in the background; `runtime_ready` or `runtime_failed` follows."""
+        """Start the service in the background; `runtime_ready` or `runtime_failed` follows."""
         self.runtime_starting.emit("starting model servers and the engine…")
         self._spawn(self._start())
 
     async def _start(self) -> None:
         try:
-            runtime = await self._factory()
+            service = await self._factory()
         except Exception as exc:
             log.exception("runtime failed to start")
             self.runtime_failed.emit(str(exc))
             return
-        self.runtime = runtime
-        self._unsubscribe = runtime.subscribe(self.engine_event.emit)
+        self.service = service
+        self._unsubscribe = service.subscribe(self.engine_event.emit)
         self._timer.start()
         self.refresh_snapshot()
-        self.settings_changed.emit(runtime.settings)
-        self.runtime_ready.emit(list(runtime.warnings))
+        self.settings_changed.emit(service.settings)
+        self.runtime_ready.emit(list(service.warnings))
 
     async def shutdown(self) -> None:
         self._timer.stop()
@@ -106,15 +112,30 @@ class Bridge(QObject):
         await asyncio.gather(*pending, return_exceptions=True)
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self.runtime is not None:
-            await self.runtime.stop()
-            self.runtime = None
+        if self.service is not None:
+            await self.service.stop()
+            self.service = None
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _then(self, coro: Awaitable[T], done: Callable[[T], None], what: str) -> None:
+        """Run a service call; `done(result)` on success, a notice on failure; then a fresh snapshot."""
+
+        async def go() -> None:
+            try:
+                result = await coro
+            except Exception as exc:
+                log.warning("%s failed: %s", what, exc)
+                self.notice.emit("error", f"{what} failed: {exc}")
+            else:
+                done(result)
+            self.refresh_snapshot()
+
+        self._spawn(go())
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -124,13 +145,18 @@ class Bridge(QObject):
 
     @property
     def settings(self) -> Settings | None:
-        return self.runtime.settings if self.runtime else None
+        return self.service.settings if self.service else None
 
     def refresh_snapshot(self) -> None:
-        if self.runtime is None:
+        if self.service is None:
             return
-        self._snapshot = self.runtime.engine.snapshot()
+        self._snapshot = self.service.snapshot()
         self.snapshot_changed.emit(self._snapshot)
+
+    def request_snapshot(self) -> None:
+        """A fresh snapshot soon: coalesced, so many chats finishing at once cost one refresh."""
+        if not self._soon.isActive():
+            self._soon.start()
 
     # --- chat ------------------------------------------------------------------------------
 
@@ -142,88 +168,113 @@ class Bridge(QObject):
         max_tokens: int | None = None,
     ) -> str | None:
         """Start a chat request; its events arrive on `chat_event`. Returns the request id."""
-        if self.runtime is None:
+        if self.service is None:
             self.notice.emit("warning", "The engine is still starting; try again in a moment.")
             return None
         rid = f"chat{next(self._ids)}"
-        request = ChatRequest(
-            messages=tuple(ChatMessage(role, text) for role, text in messages),  # type: ignore[arg-type]
-            model=model,
-            strategy=Strategy(strategy) if strategy else None,
-            params=GenerationParams(max_tokens=max_tokens),
-            request_id=rid,
-        )
-        self._chats[rid] = self._spawn(self._run_chat(rid, request))
+        try:
+            request = self.service.build_request(
+                messages, model=model, strategy=strategy, max_tokens=max_tokens, request_id=rid
+            )
+        except ValueError as exc:
+            self.notice.emit("error", str(exc))
+            return None
+        self._chats[rid] = self._spawn(self._run_chat(rid, self.service, request))
         return rid
 
-    async def _run_chat(self, rid: str, request: ChatRequest) -> None:
-        assert self.runtime is not None
+    async def _run_chat(self, rid: str, service: StewardService, request: Any) -> None:
         try:
-            async for event in self.runtime.engine.chat(request):
+            async for event in service.ask(request):
                 self.chat_event.emit(rid, event)
         finally:
             self._chats.pop(rid, None)
             self.chat_finished.emit(rid)
             self.request_snapshot()
 
-    def request_snapshot(self) -> None:
-        """A fresh snapshot soon: coalesced, so many chats finishing at once cost one refresh."""
-        if not self._soon.isActive():
-            self._soon.start()
-
     def stop_chat(self, rid: str) -> None:
         task = self._chats.get(rid)
         if task is not None:
             task.cancel()
 
+    def context_meter(self, key: str, messages: list[tuple[str, str]]) -> tuple[int, int | None] | None:
+        """(tokens used, window) of `messages` on model `key`; no I/O."""
+        return self.service.context_meter(key, messages) if self.service else None
+
     # --- model actions ---------------------------------------------------------------------
 
     def quarantine(self, key: str, reason: str, duration_s: float | None) -> None:
-        if self.runtime is None:
-            return
-        self.runtime.engine.quarantine(key, reason or "quarantined by user", duration_s)
-        self.refresh_snapshot()
+        if self.service is not None:
+            self.service.quarantine(key, reason, duration_s)
+            self.refresh_snapshot()
 
     def release(self, key: str) -> None:
-        if self.runtime is None:
-            return
-        self.runtime.engine.release(key)
-        self.refresh_snapshot()
+        if self.service is not None:
+            self.service.release(key)
+            self.refresh_snapshot()
 
     def reset(self, key: str) -> None:
-        if self.runtime is None:
+        if self.service is not None:
+            self.service.reset(key)
+            self.refresh_snapshot()
+
+    def set_capabilities(self, key: str, tags: list[str]) -> Problems:
+        """Save the model's capability tags (routing.capabilities) and route by them at once."""
+        if self.service is None:
+            return NOT_READY
+        capabilities = {**self.service.settings.routing.capabilities, key: list(tags)}
+        return self.apply_settings({"routing.capabilities": capabilities})
+
+    def set_fallback_chain(self, keys: list[str]) -> Problems:
+        """Save the fallback order (routing.fallback_chain); the engine routes by it at once."""
+        return self.apply_settings({"routing.fallback_chain": list(keys)})
+
+    def fallback_chain(self) -> list[str]:
+        return list(self.service.settings.routing.fallback_chain) if self.service else []
+
+    def model_ops_unsupported(self, key: str) -> str | None:
+        """Why load/unload is impossible for `key`, or None when its server supports it."""
+        return self.service.model_ops_unsupported(key) if self.service else "the engine is still starting"
+
+    def load_model(self, key: str, load: bool = True) -> None:
+        """Load (or unload) a model on a server that supports it; the outcome arrives as a notice."""
+        service = self.service
+        if service is None:
             return
-        self.runtime.engine.reset(key)
-        self.refresh_snapshot()
+        why = service.model_ops_unsupported(key)
+        if why:
+            self.notice.emit("warning", why)
+            return
+
+        async def go() -> None:
+            try:
+                await service.load_model(key, load)
+            except ModelOperationError as exc:
+                self.notice.emit("error", str(exc))
+            else:
+                self.notice.emit("info", f"{key} {'loaded' if load else 'unloaded'}")
+            self.refresh_snapshot()
+
+        self._spawn(go())
 
     # --- settings --------------------------------------------------------------------------
 
-    def validate_settings(self, changes: dict[str, object]) -> tuple[Settings | None, list[tuple[str, str]]]:
+    def validate_settings(self, changes: Mapping[str, object]) -> tuple[Settings | None, Problems]:
         """Validate a patch without applying it: (new settings, []) or (None, problems)."""
-        if self.runtime is None:
-            return None, [("", "the engine is still starting")]
-        try:
-            return self.runtime.settings.with_changes(changes), []
-        except SettingsError as exc:
-            return None, [(p.path, p.reason) for p in exc.problems]
+        return self.service.validate(changes) if self.service else (None, NOT_READY)
 
-    def apply_settings(self, changes: dict[str, object]) -> list[tuple[str, str]]:
+    def apply_settings(self, changes: Mapping[str, object]) -> Problems:
         """Validate and apply live; problems are returned (and nothing applied) when invalid."""
         new, problems = self.validate_settings(changes)
-        if new is None:
+        if new is None or self.service is None:
             return problems
-        assert self.runtime is not None
-        self._spawn(self._apply(new))
+        self._then(self.service.apply(new), self._applied, "applying settings")
         return []
 
-    async def _apply(self, settings: Settings) -> None:
-        assert self.runtime is not None
-        try:
-            await self.runtime.apply_settings(settings)
-        except OSError as exc:
-            self.notice.emit("error", f"Settings applied but not saved: {exc}")
-        self.settings_changed.emit(settings)
-        self.refresh_snapshot()
+    def _applied(self, applied: Applied) -> None:
+        if applied.save_error:
+            self.notice.emit("error", f"Settings {applied.save_error}")
+        if applied.settings is not None:
+            self.settings_changed.emit(applied.settings)
 
     # --- chat sessions, events, tray -------------------------------------------------------
     # Store reads and writes that may block run in a worker thread (`run_blocking`); their
@@ -305,79 +356,6 @@ class Bridge(QObject):
 
         self.run_blocking(read, lambda result: done(*result), "reading chart history")
 
-    def context_meter(self, key: str, messages: list[tuple[str, str]]) -> tuple[int, int | None] | None:
-        """(tokens used, window) of `messages` on model `key` from the engine's fitter; no I/O."""
-        if self.runtime is None:
-            return None
-        state = self.runtime.engine.model(key)
-        meter = getattr(self.runtime.engine.fitter, "meter", None)
-        if state is None or meter is None:
-            return None
-        chat = [ChatMessage(role, text) for role, text in messages]  # type: ignore[arg-type]
-        used, window = meter(state, chat)
-        return int(used), window
-
-    def set_capabilities(self, key: str, tags: list[str]) -> list[tuple[str, str]]:
-        """Save the model's capability tags (routing.capabilities) and apply them at once."""
-        if self.runtime is None:
-            return [("", "the engine is still starting")]
-        capabilities = dict(self.runtime.settings.routing.capabilities)
-        capabilities[key] = list(tags)
-        problems = self.apply_settings({"routing.capabilities": capabilities})
-        if not problems and self.runtime.engine.model(key) is not None:
-            self.runtime.engine.set_capabilities(key, tags)
-            self.refresh_snapshot()
-        return problems
-
-    def set_fallback_chain(self, keys: list[str]) -> list[tuple[str, str]]:
-        """Save the fallback order (routing.fallback_chain); the engine routes by it at once."""
-        if self.runtime is None:
-            return [("", "the engine is still starting")]
-        problems = self.apply_settings({"routing.fallback_chain": list(keys)})
-        if not problems:
-            self.runtime.engine.set_fallback_chain(keys)
-        return problems
-
-    def fallback_chain(self) -> list[str]:
-        return list(self.runtime.settings.routing.fallback_chain) if self.runtime else []
-
-    def _ollama_ops(self, key: str) -> tuple[OllamaModelOps | None, str, str]:
-        """(operations, model name, why not) for the model's server."""
-        if self.runtime is None:
-            return None, "", "the engine is still starting"
-        server_id, _, model = key.partition("/")
-        server = next((s for s in self.runtime.known if s.id == server_id), None)
-        if server is None:
-            return None, model, "the server of this model is not known"
-        if server.kind != "ollama":
-            return None, model, f"{server.kind} servers load one model at start; restart them from Servers"
-        return OllamaModelOps(server.id, server.base_url, on_event=self.runtime.engine.publish), model, ""
-
-    def model_ops_unsupported(self, key: str) -> str | None:
-        """Why load/unload is impossible for `key`, or None when its server supports it."""
-        return self._ollama_ops(key)[2] or None
-
-    def load_model(self, key: str, load: bool = True) -> None:
-        """Load (or unload) a model on a server that supports it; the outcome arrives as a notice."""
-        ops, model, why = self._ollama_ops(key)
-        if ops is None:
-            self.notice.emit("warning", why)
-            return
-        operations = ops
-
-        async def go() -> None:
-            try:
-                await (operations.load(model) if load else operations.unload(model))
-            except ModelOperationError as exc:
-                self.notice.emit("error", str(exc))
-                return
-            self.notice.emit("info", f"{key} {'loaded' if load else 'unloaded'}")
-            if self.runtime is not None:
-                await self.runtime.engine.refresh_models()
-            self.refresh_snapshot()
-
-        self._spawn(go())
-
     # --- settings, servers, hardware -------------------------------------------------------
     # The Servers and Hardware pages read plain rows/reports built here and ask for actions
     # that run as asyncio tasks; outcomes arrive as `servers_changed`, `server_problem`,
@@ -389,30 +367,23 @@ class Bridge(QObject):
 
     def server_rows(self) -> list[ServerRow]:
         """Managed, configured and discovered servers with their current status."""
-        if self.runtime is None:
+        if self.service is None:
             return []
-        supervisor = self.runtime.supervisor
-        snapshot = self._snapshot
-        engine, models = (snapshot.servers, snapshot.models) if snapshot is not None else ((), ())
-        return server_rows(self.runtime.known, supervisor.snapshot() if supervisor else [], engine, models)
+        return self.service.server_rows(self._snapshot)
 
     def server_log(self, name: str, count: int = 300) -> list[str]:
         """The newest `count` log lines of managed server `name` ([] when it is not managed)."""
-        supervisor = self.runtime.supervisor if self.runtime else None
-        if supervisor is None or name not in supervisor.names():
-            return []
-        return [line.text for line in supervisor.log_tail(name, count)]
+        return self.service.server_log(name, count) if self.service else []
 
     def server_action(self, name: str, action: str) -> None:
         """ "start", "stop" or "restart" managed server `name` in the background."""
-        supervisor = self.runtime.supervisor if self.runtime else None
-        if supervisor is None or action not in ("start", "stop", "restart"):
+        service = self.service
+        if service is None:
             return
-        sup = supervisor
 
         async def go() -> None:
             try:
-                status = await getattr(sup, action)(name)
+                status = await service.server_action(name, action)
             except Exception as exc:
                 self.server_problem.emit(f"Could not {action} {name}: {exc}")
             else:
@@ -427,99 +398,70 @@ class Bridge(QObject):
 
     def rediscover(self) -> None:
         """Probe the discovery ports again; new servers are routed to."""
-        runtime = self.runtime
-        if runtime is None:
+        if self.service is None:
             return
 
-        async def go() -> None:
-            found = await runtime.rediscover()
-            self.notice.emit("info", f"discovery found {len(found)} server(s) on loopback ports")
+        def found(count: int) -> None:
+            self.notice.emit("info", f"discovery found {count} server(s) on loopback ports")
             self.servers_changed.emit()
-            self.refresh_snapshot()
 
-        self._spawn(go())
+        self._then(self.service.rediscover(), found, "discovery")
 
-    def add_endpoint(self, endpoint_id: str, kind: str, url: str, api_key: str = "") -> list[tuple[str, str]]:
-        """Check and add a remote endpoint: key to the keyring, entry to the settings, backend live.
+    def add_endpoint(self, endpoint_id: str, kind: str, url: str, api_key: str = "") -> Problems:
+        """Check and add an endpoint (key to the keyring, entry to the settings, routed at once).
 
         Returns problems as (field, reason) without doing anything when the entry is invalid.
         """
-        if self.runtime is None:
-            return [("", "the engine is still starting")]
-        entry: dict[str, object] = {"id": endpoint_id, "kind": kind, "base_url": url}
-        if api_key:
-            entry["api_key_ref"] = f"endpoint-{endpoint_id}"
-        index = len(self.runtime.settings.endpoints)
-        new, problems = self._with_item("endpoints", entry)
-        if new is None:
+        if self.service is None:
+            return NOT_READY
+        problems = self.service.endpoints.check(endpoint_id, kind, url)
+        if problems:
             return problems
-        config = new.endpoints[index]
-        runtime = self.runtime
 
-        async def go() -> None:
-            if api_key and config.api_key_ref:
-                try:
-                    await asyncio.to_thread(runtime.secrets.set, config.api_key_ref, api_key)
-                except (SecretsUnavailable, ValueError) as exc:
-                    self.server_problem.emit(
-                        f"Endpoint {endpoint_id} not added: the API key was not stored: {exc}"
-                    )
-                    return
-            await self._apply(new)
-            try:
-                await runtime.add_endpoint(config, api_key or None)
-            except Exception as exc:
-                self.server_problem.emit(f"Endpoint {endpoint_id} saved but not reachable yet: {exc}")
+        def added(problems: Problems) -> None:
+            if problems:
+                reasons = "; ".join(f"{field}: {reason}" if field else reason for field, reason in problems)
+                self.server_problem.emit(f"Endpoint {endpoint_id} not added: {reasons}")
             else:
                 self.notice.emit("info", f"endpoint {endpoint_id} added")
             self.servers_changed.emit()
-            self.refresh_snapshot()
+            self.settings_changed.emit(self.settings)
 
-        self._spawn(go())
+        self._then(self.service.endpoints.add(endpoint_id, kind, url, api_key), added, "adding the endpoint")
         return []
 
-    def add_managed(self, profile: dict[str, object]) -> list[tuple[str, str]]:
+    def add_managed(self, profile: dict[str, object]) -> Problems:
         """Check and add a managed llama-server profile: saved in the settings, then started.
 
         `profile` holds ServerProfileConfig fields (name, model_path, ctx_size, port, threads,
         gpu_layers). Returns problems as (field, reason) without doing anything when invalid.
         """
-        if self.runtime is None:
-            return [("", "the engine is still starting")]
-        index = len(self.runtime.settings.servers)
-        new, problems = self._with_item("servers", {"kind": "llamacpp", "autostart": True, **profile})
-        if new is None:
+        service = self.service
+        if service is None:
+            return NOT_READY
+        problems = service.check_managed(profile)
+        if problems:
             return problems
-        config = new.servers[index]
-        runtime = self.runtime
+        name = str(profile.get("name", ""))
 
         async def go() -> None:
-            await self._apply(new)
             try:
-                status = await runtime.add_managed(config)
+                problems, status = await service.add_managed(profile)
             except Exception as exc:  # ProfileError (binary/model missing), name taken, ...
-                self.server_problem.emit(f"{config.name} saved but not started: {exc}")
+                self.server_problem.emit(f"{name} saved but not started: {exc}")
             else:
-                if str(status.state) != "ready":
-                    self.server_problem.emit(f"{config.name} is {status.state}: {status.detail}")
-                else:
-                    self.notice.emit("info", f"{config.name} started on port {status.port}")
+                if problems:
+                    self.server_problem.emit(f"{name} not added: {problems[0][1]}")
+                elif status is not None and str(status.state) != "ready":
+                    self.server_problem.emit(f"{name} is {status.state}: {status.detail}")
+                elif status is not None:
+                    self.notice.emit("info", f"{name} started on port {status.port}")
+            self.settings_changed.emit(service.settings)
             self.servers_changed.emit()
             self.refresh_snapshot()
 
         self._spawn(go())
         return []
-
-    def _with_item(
-        self, field: str, item: dict[str, object]
-    ) -> tuple[Settings | None, list[tuple[str, str]]]:
-        """Settings with `item` appended to list `field`; problems of the new item as (its field, reason)."""
-        assert self.runtime is not None
-        current = getattr(self.runtime.settings, field)
-        items = [entry.model_dump(mode="python") for entry in current] + [item]
-        new, problems = self.validate_settings({field: items})
-        prefix = f"{field}[{len(current)}]"
-        return new, [(p.removeprefix(prefix).lstrip("."), r) for p, r in problems]
 
     def load_hardware(self) -> None:
         """Detect the hardware and rank models for it in a thread; `hardware_ready` follows."""

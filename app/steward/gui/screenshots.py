@@ -39,10 +39,11 @@ async def capture(out: Path) -> list[Path]:
 
     from steward.gui.app import build_window
     from steward.gui.pages.chat import ChatPage
-    from steward.runtime import Runtime, RuntimeOptions
+    from steward.runtime import RuntimeOptions
+    from steward.service import StewardService
 
-    async def factory() -> Runtime:
-        return await Runtime.start(RuntimeOptions(embedded=True, discover=False))
+    async def factory() -> StewardService:
+        return await StewardService.start(RuntimeOptions(embedded=True, discover=False))
 
     bridge, window = build_window(factory)
     window.resize(*SIZE)

@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
 
 from steward.gui.bridge import Bridge
 from steward.gui.charts import LiveChart
-from steward.gui.hardware_report import HardwareReport
 from steward.gui.tables import read_only_table
 from steward.hardware.fit import FitLabel
 from steward.hardware.gpu import GIB, format_bytes
 from steward.hardware.recommend import Recommendation, TaskType
 from steward.hardware.tiers import Tier
+from steward.service.hardware_report import HardwareReport
 
 TIER_COLOURS = {
     Tier.CPU_ONLY: "#5b6473",

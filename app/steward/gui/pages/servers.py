@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
 
 from steward.gui.bridge import Bridge
 from steward.gui.server_dialogs import AddEndpointDialog, AddManagedDialog
-from steward.gui.server_rows import ServerRow, format_uptime
 from steward.gui.settings_form import ERROR_COLOUR
 from steward.gui.tables import read_only_table
 from steward.gui.theme import health_colour
+from steward.service.server_rows import ServerRow, format_uptime
 
 COLUMNS = ["Name", "Kind", "Source", "URL", "Status", "PID", "Port", "Uptime", "Restarts", "Model", "Context"]
 STATUS_HEALTH = {

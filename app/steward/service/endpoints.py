@@ -1,0 +1,189 @@
+"""Endpoints the user configures by hand: add, edit, remove, test.
+
+The API key goes to the OS keyring (never the settings file) under `endpoint-<id>`; the settings
+entry names that keyring entry; the backend is routed to at once. Removing an endpoint removes its
+backend, its settings entry and its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from steward.backends.factory import make_backend
+from steward.config import SecretsUnavailable, Settings
+from steward.engine.failures import BackendError, FailureKind, policy_for
+from steward.engine.types import ServerState
+from steward.runtime import Runtime
+
+if TYPE_CHECKING:
+    from steward.service.service import Applied
+
+Problems = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class EndpointCheck:
+    """What answered at an address: the server's state and models, or the failure in words."""
+
+    ok: bool
+    summary: str
+    models: tuple[str, ...] = ()
+
+
+def key_ref(endpoint_id: str) -> str:
+    return f"endpoint-{endpoint_id}"
+
+
+class EndpointActions:
+    """Add / edit / remove / test configured endpoints (used through `StewardService.endpoints`)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        apply: Callable[[Settings], Awaitable[Applied]],
+        validate: Callable[[Mapping[str, object]], tuple[Settings | None, Problems]],
+    ) -> None:
+        self._runtime = runtime
+        self._apply = apply
+        self._validate = validate
+
+    def _entries(self) -> list[dict[str, object]]:
+        return [e.model_dump(mode="python") for e in self._runtime.settings.endpoints]
+
+    def check(self, endpoint_id: str, kind: str, url: str) -> Problems:
+        """What is wrong with a new endpoint, without doing anything (for a dialog's inline errors)."""
+        entries = self._entries()
+        if any(e["id"] == endpoint_id for e in entries):
+            return [("id", f"an endpoint named {endpoint_id!r} exists already")]
+        _, problems = self._candidate(entries, len(entries), endpoint_id, kind, url, False, True)
+        return problems
+
+    async def add(self, endpoint_id: str, kind: str, url: str, api_key: str = "") -> Problems:
+        """Store the key, save the entry, route to the server; problems (field, reason) when invalid."""
+        entries = self._entries()
+        if any(e["id"] == endpoint_id for e in entries):
+            return [("id", f"an endpoint named {endpoint_id!r} exists already")]
+        return await self._save(entries, len(entries), endpoint_id, kind, url, api_key)
+
+    async def edit(
+        self, endpoint_id: str, kind: str, url: str, api_key: str | None = None, enabled: bool = True
+    ) -> Problems:
+        """Change an endpoint (`api_key` None keeps the stored key, "" removes it)."""
+        entries = self._entries()
+        index = next((i for i, e in enumerate(entries) if e["id"] == endpoint_id), None)
+        if index is None:
+            return [("id", f"no endpoint named {endpoint_id!r}")]
+        keep_key = api_key is None and bool(entries[index].get("api_key_ref"))
+        return await self._save(entries, index, endpoint_id, kind, url, api_key or "", keep_key, enabled)
+
+    async def remove(self, endpoint_id: str) -> Problems:
+        """Stop routing to it, delete its settings entry and its keyring entry."""
+        entries = self._entries()
+        kept = [e for e in entries if e["id"] != endpoint_id]
+        if len(kept) == len(entries):
+            return [("id", f"no endpoint named {endpoint_id!r}")]
+        new, problems = self._validate({"endpoints": kept})
+        if new is None:
+            return problems
+        applied = await self._apply(new)
+        if not applied.ok:
+            return applied.problems
+        await self._runtime.remove_endpoint(endpoint_id)
+        await asyncio.to_thread(self._runtime.secrets.delete, key_ref(endpoint_id))
+        return []
+
+    async def test(self, kind: str, url: str, api_key: str = "") -> EndpointCheck:
+        """Ask the address what it is, with the same adapter and timeouts routing would use."""
+        t = self._runtime.settings.timeouts
+        try:
+            backend = make_backend(
+                kind,
+                "test",
+                url,
+                api_key=api_key or None,
+                connect_s=t.connect_s,
+                stall_s=t.probe_s,
+                aux_s=t.probe_s,
+            )
+        except ValueError as exc:
+            return EndpointCheck(False, str(exc))
+        try:
+            probe = await backend.probe()
+            if probe.state is ServerState.DOWN:
+                return EndpointCheck(False, f"not reachable: {_in_words(probe.detail)}")
+            try:
+                models = tuple(m.name for m in await backend.list_models())
+            except BackendError as exc:
+                return EndpointCheck(False, f"answers, but listing its models failed: {_failure(exc)}")
+            state = "loading a model" if probe.state is ServerState.LOADING else "up"
+            count = f"{len(models)} model{'s' if len(models) != 1 else ''}"
+            return EndpointCheck(True, f"{kind} server {state}, {count}", models)
+        finally:
+            await backend.aclose()
+
+    async def _save(
+        self,
+        entries: list[dict[str, object]],
+        index: int,
+        endpoint_id: str,
+        kind: str,
+        url: str,
+        api_key: str,
+        keep_key: bool = False,
+        enabled: bool = True,
+    ) -> Problems:
+        new, problems = self._candidate(
+            entries, index, endpoint_id, kind, url, bool(api_key) or keep_key, enabled
+        )
+        if new is None:
+            return problems
+        if api_key:
+            try:
+                await asyncio.to_thread(self._runtime.secrets.set, key_ref(endpoint_id), api_key)
+            except (SecretsUnavailable, ValueError) as exc:
+                return [("api_key", f"the API key was not stored, so nothing was saved: {exc}")]
+        applied = await self._apply(new)
+        if not applied.ok:
+            return applied.problems
+        config = new.endpoints[index]
+        stored: str | None = api_key or None
+        if stored is None and keep_key:
+            stored = await asyncio.to_thread(self._runtime.secrets.get, key_ref(endpoint_id))
+        await self._runtime.remove_endpoint(endpoint_id)
+        await self._runtime.add_endpoint(config, stored or None)
+        return []
+
+    def _candidate(
+        self,
+        entries: list[dict[str, object]],
+        index: int,
+        endpoint_id: str,
+        kind: str,
+        url: str,
+        with_key: bool,
+        enabled: bool,
+    ) -> tuple[Settings | None, Problems]:
+        """Settings with the entry at `index` (new or replaced); its problems named relative to it."""
+        entry: dict[str, object] = {"id": endpoint_id, "kind": kind, "base_url": url, "enabled": enabled}
+        if with_key:
+            entry["api_key_ref"] = key_ref(endpoint_id)
+        new, problems = self._validate({"endpoints": [*entries[:index], entry, *entries[index + 1 :]]})
+        prefix = f"endpoints[{index}]"
+        return new, [(p.removeprefix(prefix).lstrip("."), r) for p, r in problems]
+
+
+def _failure(exc: BackendError) -> str:
+    return f"{policy_for(exc.kind).description} ({exc.detail})"
+
+
+def _in_words(detail: str) -> str:
+    """A probe's "kind: detail" with the kind said in words."""
+    kind, _, rest = detail.partition(": ")
+    try:
+        words = policy_for(FailureKind(kind)).description
+    except ValueError:
+        return detail
+    return f"{words} ({rest})" if rest else words

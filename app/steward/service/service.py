@@ -1,0 +1,271 @@
+"""`StewardService`: every user action in one typed, Qt-free place.
+
+The desktop app (through its bridge), `steward chat`, the gateway and the Lab all act through
+this class; none of them builds requests, patches settings or writes the keyring on its own.
+One place decides the defaults of a request (`build_request`), one place applies a settings
+change so that every part of the runtime picks it up (`apply`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from steward.config import Settings, SettingsError
+from steward.engine.events import EngineEvent
+from steward.engine.request import ChatRequest
+from steward.engine.settings import Strategy
+from steward.engine.snapshot import EngineSnapshot
+from steward.engine.types import ChatMessage, GenerationParams, Role
+from steward.runtime import Runtime, RuntimeOptions
+from steward.servers.managed import ServerStatus
+from steward.servers.models import ModelOperationError, OllamaModelOps
+from steward.service.endpoints import EndpointActions
+from steward.service.server_rows import ServerRow, server_rows
+
+log = logging.getLogger(__name__)
+
+Problems = list[tuple[str, str]]
+"""(dotted field path, reason) pairs; empty means "done"."""
+
+SOURCES = ("chat", "cli", "gateway", "probe", "lab")
+
+
+class NotReady(RuntimeError):
+    """The action needs something the runtime does not have (e.g. no history database)."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What `apply` did: the new settings (None when refused), problems, and a save failure."""
+
+    settings: Settings | None
+    problems: Problems
+    save_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.settings is not None and not self.problems
+
+
+class StewardService:
+    """The application service on top of one `Runtime` (create with `await StewardService.start()`)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.endpoints = EndpointActions(runtime, self.apply, self.validate)
+
+    @classmethod
+    async def start(cls, options: RuntimeOptions | None = None) -> StewardService:
+        return cls(await Runtime.start(options))
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.runtime.warnings
+
+    @property
+    def notices(self) -> list[str]:
+        return self.runtime.notices
+
+    def snapshot(self) -> EngineSnapshot:
+        return self.runtime.engine.snapshot()
+
+    def subscribe(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        """Every engine event (chat, gateway, probes, servers), on the engine's loop."""
+        return self.runtime.subscribe(listener)
+
+    def server_rows(self, snapshot: EngineSnapshot | None = None) -> list[ServerRow]:
+        """Managed, configured and discovered servers with their current status."""
+        snap = snapshot or self.snapshot()
+        supervisor = self.runtime.supervisor
+        return server_rows(
+            self.runtime.known, supervisor.snapshot() if supervisor else [], snap.servers, snap.models
+        )
+
+    def context_meter(self, key: str, messages: Sequence[tuple[str, str]]) -> tuple[int, int | None] | None:
+        """(tokens used, window) of `messages` on model `key`, from the fitter's cache; no I/O."""
+        state = self.runtime.engine.model(key)
+        meter = getattr(self.runtime.engine.fitter, "meter", None)
+        if state is None or meter is None:
+            return None
+        used, window = meter(state, [ChatMessage(_role(r), t) for r, t in messages])
+        return int(used), window
+
+    # --- asking ------------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        messages: Sequence[tuple[str, str]] | Sequence[ChatMessage],
+        *,
+        model: str | None = None,
+        strategy: str | Strategy | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        request_id: str | None = None,
+        source: str = "chat",
+        fallback: bool = True,
+    ) -> ChatRequest:
+        """THE request every front end sends: model defaults to `routing.default_model`, the reply
+        length to `context.max_reply_tokens` (applied by the engine), strategy to the settings'.
+
+        Raises ValueError for an unknown strategy or source (a caller's mistake, said plainly).
+        """
+        if source not in SOURCES:
+            raise ValueError(f"unknown request source {source!r}; expected one of {', '.join(SOURCES)}")
+        chat = tuple(m if isinstance(m, ChatMessage) else ChatMessage(_role(m[0]), m[1]) for m in messages)
+        try:
+            chosen = Strategy(strategy) if strategy else None
+        except ValueError:
+            names = ", ".join(s.value for s in Strategy)
+            raise ValueError(f"unknown strategy {strategy!r}; expected one of {names}") from None
+        return ChatRequest(
+            messages=chat,
+            model=model or self.settings.routing.default_model,
+            strategy=chosen,
+            params=GenerationParams(max_tokens=max_tokens, temperature=temperature),
+            request_id=request_id,
+            source=source,
+            fallback=fallback,
+        )
+
+    def ask(self, request: ChatRequest) -> AsyncIterator[EngineEvent]:
+        """Answer `request` (from `build_request`): its events, ending with Completed or RequestFailed."""
+        return self.runtime.engine.chat(request)
+
+    # --- models ------------------------------------------------------------------------------
+
+    def quarantine(self, key: str, reason: str = "", duration_s: float | None = None) -> None:
+        """Take a model out of rotation (until released or for `duration_s`); survives restarts."""
+        self.runtime.engine.quarantine(key, reason.strip() or "quarantined by user", duration_s)
+
+    def release(self, key: str) -> bool:
+        return self.runtime.engine.release(key)
+
+    def reset(self, key: str) -> None:
+        """Close the model's circuit and forget its failures."""
+        self.runtime.engine.reset(key)
+
+    async def set_capabilities(self, key: str, tags: Sequence[str]) -> Problems:
+        """Save the model's capability tags and route by them at once."""
+        capabilities = dict(self.settings.routing.capabilities)
+        capabilities[key] = list(tags)
+        return (await self.apply({"routing.capabilities": capabilities})).problems
+
+    async def set_fallback_chain(self, keys: Sequence[str]) -> Problems:
+        """Save the fallback order; the engine routes by it at once."""
+        return (await self.apply({"routing.fallback_chain": list(keys)})).problems
+
+    def model_ops_unsupported(self, key: str) -> str | None:
+        """Why load/unload is impossible for `key`, or None when its server supports it."""
+        return self._ollama_ops(key)[2] or None
+
+    async def load_model(self, key: str, load: bool = True) -> None:
+        """Load (or unload) a model on a server that supports it; raises ModelOperationError."""
+        ops, model, why = self._ollama_ops(key)
+        if ops is None:
+            raise ModelOperationError(why)
+        await (ops.load(model) if load else ops.unload(model))
+        await self.runtime.engine.refresh_models()
+
+    def _ollama_ops(self, key: str) -> tuple[OllamaModelOps | None, str, str]:
+        server_id, _, model = key.partition("/")
+        server = next((s for s in self.runtime.known if s.id == server_id), None)
+        if server is None:
+            return None, model, "the server of this model is not known"
+        if server.kind != "ollama":
+            return None, model, f"{server.kind} servers load one model at start; restart them from Servers"
+        ops = OllamaModelOps(server.id, server.base_url, on_event=self.runtime.engine.publish)
+        return ops, model, ""
+
+    # --- settings ----------------------------------------------------------------------------
+
+    def validate(self, changes: Mapping[str, object]) -> tuple[Settings | None, Problems]:
+        """The settings with `changes` (dotted paths) applied, or the problems; applies nothing."""
+        try:
+            return self.settings.with_changes(changes), []
+        except SettingsError as exc:
+            return None, [(p.path, p.reason) for p in exc.problems]
+
+    async def apply(self, changes: Mapping[str, object] | Settings) -> Applied:
+        """Validate, make live everywhere (engine, routing, capabilities, connections), then save.
+
+        Invalid changes are refused whole and nothing changes. A failed save keeps the change
+        live and says so (`save_error`).
+        """
+        if isinstance(changes, Settings):
+            new = changes
+        else:
+            checked, problems = self.validate(changes)
+            if checked is None:
+                return Applied(None, problems)
+            new = checked
+        save_error = None
+        try:
+            await self.runtime.apply_settings(new)
+        except OSError as exc:
+            save_error = f"applied but not saved: {exc}"
+            log.warning("settings %s", save_error)
+        return Applied(new, [], save_error)
+
+    # --- servers -----------------------------------------------------------------------------
+
+    async def server_action(self, name: str, action: str) -> ServerStatus:
+        """Start, stop or restart managed server `name`; raises ValueError/KeyError when impossible."""
+        supervisor = self.runtime.supervisor
+        if action not in ("start", "stop", "restart"):
+            raise ValueError(f"unknown server action {action!r}; expected start, stop or restart")
+        if supervisor is None or name not in supervisor.names():
+            raise KeyError(f"{name} is not a server Steward manages")
+        status: ServerStatus = await getattr(supervisor, action)(name)
+        return status
+
+    def server_log(self, name: str, count: int = 300) -> list[str]:
+        """The newest `count` log lines of managed server `name` ([] when it is not managed)."""
+        supervisor = self.runtime.supervisor
+        if supervisor is None or name not in supervisor.names():
+            return []
+        return [line.text for line in supervisor.log_tail(name, count)]
+
+    async def rediscover(self) -> int:
+        """Probe the discovery ports again; returns how many servers answered."""
+        return len(await self.runtime.rediscover())
+
+    def check_managed(self, profile: Mapping[str, object]) -> Problems:
+        """What is wrong with a new managed profile, without doing anything."""
+        return self._with_item("servers", {"kind": "llamacpp", "autostart": True, **profile})[1]
+
+    async def add_managed(self, profile: Mapping[str, object]) -> tuple[Problems, ServerStatus | None]:
+        """Save a managed llama-server profile and start it; (problems, status)."""
+        index = len(self.settings.servers)
+        new, problems = self._with_item("servers", {"kind": "llamacpp", "autostart": True, **profile})
+        if new is None:
+            return problems, None
+        config = new.servers[index]
+        applied = await self.apply(new)
+        if not applied.ok:
+            return applied.problems, None
+        return [], await self.runtime.add_managed(config)
+
+    def _with_item(self, field: str, item: Mapping[str, object]) -> tuple[Settings | None, Problems]:
+        """Settings with `item` appended to list `field`; its problems named relative to the item."""
+        current = getattr(self.settings, field)
+        items = [entry.model_dump(mode="python") for entry in current] + [dict(item)]
+        new, problems = self.validate({field: items})
+        prefix = f"{field}[{len(current)}]"
+        return new, [(p.removeprefix(prefix).lstrip("."), r) for p, r in problems]
+
+
+def _role(value: str) -> Role:
+    if value not in ("system", "user", "assistant"):
+        raise ValueError(f"unknown message role {value!r}; expected system, user or assistant")
+    return value  # type: ignore[return-value]
