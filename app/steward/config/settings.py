@@ -34,6 +34,7 @@ from steward.config.engine_groups import (
     TimeoutsConfig,
     WeightsConfig,
 )
+from steward.config.gateway_group import GatewayConfig
 from steward.engine.settings import EngineSettings, Strategy
 
 SCHEMA_VERSION = 1
@@ -66,6 +67,7 @@ class Settings(SettingsGroup):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
 
     # Endpoint ids and managed profile names share one namespace: both are the server part of
     # "server/model" keys, so a clash would make breakers and charts ambiguous. The checks sit on

@@ -23,6 +23,7 @@ from steward.servers.managed import ServerStatus
 from steward.servers.models import ModelOperationError, OllamaModelOps
 from steward.service.endpoints import EndpointActions
 from steward.service.server_rows import ServerRow, server_rows
+from steward.service.token import GatewayToken
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class StewardService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.endpoints = EndpointActions(runtime, self.apply, self.validate)
+        self.gateway_token = GatewayToken(runtime.secrets)
+        """The gateway's bearer token (`await service.gateway_token.get()`)."""
 
     @classmethod
     async def start(cls, options: RuntimeOptions | None = None) -> StewardService:
