@@ -60,9 +60,39 @@ def test_ordinary_prose_and_code_never_trip() -> None:
         assert feed_all(detector, chunks) is None, text[:40]
 
 
-def test_runs_of_blanks_are_not_a_loop() -> None:
-    detector = DegenerateDetector(DegenerateSettings())
-    assert feed_all(detector, [" "] * 600 + ["\n"] * 600) is None
+def test_short_runs_of_blanks_are_not_a_loop_but_a_kilobyte_of_them_is() -> None:
+    assert feed_all(DegenerateDetector(DegenerateSettings()), [" "] * 400 + ["\n"] * 400) is None
+    assert feed_all(DegenerateDetector(DegenerateSettings()), [" "] * 700 + ["\n"] * 700) is not None
+
+
+# What the real Gemma 3 270M base model answered to "What is the capital of France?" on llama-server
+# (seed 1): a loop that varies a word each time, so it is never exactly periodic.
+GEMMA_LOOP = "I will be making a list of the books in the library.\n" + "".join(
+    f"<|im_end|>library\nI will be {verb} <|im_end|>the book.\n"
+    for verb in ["reading", "looking", "checking", "reading", "looking", "reading", "checking"] * 5
+)
+
+
+def test_a_loop_with_small_variations_is_caught_by_how_well_it_compresses() -> None:
+    detector = DegenerateDetector(DegenerateSettings(repeat_chunks=10_000, cycle_min_repeats=1000))
+    words = GEMMA_LOOP.split(" ")
+    assert feed_all(detector, [w + " " for w in words]) is not None
+    assert "looping with small variations" in detector.describe()
+
+
+def test_structured_but_varied_output_compresses_too_poorly_to_trip() -> None:
+    records = "[" + ",".join(f'{{"id": {i}, "name": "item {i}", "ok": true}}' for i in range(60)) + "]"
+    steps = "\n".join(f"{i}. Step {i}: run the tests for module number {i}" for i in range(80))
+    for text in (records, steps):
+        chunks = [text[i : i + 5] for i in range(0, len(text), 5)]
+        assert feed_all(DegenerateDetector(DegenerateSettings()), chunks) is None, text[:30]
+
+
+def test_the_compression_check_can_be_turned_off() -> None:
+    detector = DegenerateDetector(
+        DegenerateSettings(repeat_chunks=10_000, cycle_min_repeats=1000, compress_ratio=0.0)
+    )
+    assert feed_all(detector, [w + " " for w in GEMMA_LOOP.split(" ")]) is None
 
 
 def test_counting_words_is_not_a_loop() -> None:

@@ -221,6 +221,14 @@ class DegenerateConfig(SettingsGroup):
     cycle_min_chars: PositiveInt = Field(
         default=_D.cycle_min_chars, description="A loop must cover at least this many characters."
     )
+    compress_ratio: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        default=_D.compress_ratio,
+        description="A reply whose last window compresses below this share is looping (0 = off).",
+    )
+    compress_window_chars: Annotated[int, Field(ge=64)] = Field(
+        default=_D.compress_window_chars,
+        description="Characters of the reply the compression check looks at.",
+    )
     max_tokens_grace: NonNegativeInt = Field(
         default=_D.max_tokens_grace,
         description="Chunks a reply may run past max_tokens before Steward cuts it itself.",

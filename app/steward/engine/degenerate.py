@@ -1,11 +1,15 @@
 """Detect degenerate output: a model stuck in a loop.
 
-Two signals, either trips the detector:
+Three signals, any trips the detector:
 - the same chunk (token) repeated `repeat_chunks` times in a row — `<|im_end|><|im_end|>…`;
 - the tail of the text is periodic: a unit of 1..`cycle_max_period` characters repeated at least
   `cycle_min_repeats` times AND over at least `cycle_min_chars` characters — a phrase of several
   tokens said again and again ("I am a bot. I am a bot. …"), which the chunk check cannot see
-  because the tokenizer splits each repetition differently.
+  because the tokenizer splits each repetition differently;
+- the last `compress_window_chars` characters compress (zlib) to less than `compress_ratio` of their
+  size: a loop with small variations ("I will be reading the book. / I will be checking the book.")
+  that is never exactly periodic. Measured here: the real Gemma 3 270M loops compress to 0.08–0.11;
+  prose ~0.6, code ~0.4, a markdown table or numbered list ~0.2, a JSON list of records ~0.16.
 
 The periodic check compares the tail with itself shifted by p (one C-level string compare per
 period), only every `CHECK_EVERY` characters, so it stays cheap on the per-token path.
@@ -13,9 +17,12 @@ period), only every `CHECK_EVERY` characters, so it stays cheap on the per-token
 
 from __future__ import annotations
 
+import zlib
+
 from steward.engine.settings import DegenerateSettings
 
 CHECK_EVERY = 16  # characters of new text between two periodic checks
+COMPRESS_EVERY = 128  # characters of new text between two compression checks
 
 
 class DegenerateDetector:
@@ -27,7 +34,11 @@ class DegenerateDetector:
         self._max_period = max(1, settings.cycle_max_period)
         self._min_repeats = max(2, settings.cycle_min_repeats)
         self._min_span = max(1, settings.cycle_min_chars)
-        self._keep = max(self._min_span, self._max_period * self._min_repeats) + self._max_period
+        self._ratio = settings.compress_ratio
+        self._window = max(64, settings.compress_window_chars)
+        periodic = max(self._min_span, self._max_period * self._min_repeats) + self._max_period
+        self._keep = max(periodic, self._window)
+        self._since_compress = 0
         self._last: str | None = None
         self._run = 0
         self._tail = ""
@@ -38,7 +49,7 @@ class DegenerateDetector:
 
     def feed(self, chunk: str) -> bool:
         """Add a chunk; True when the output has become degenerate."""
-        return self._same_chunk(chunk) or self._periodic_tail(chunk)
+        return self._same_chunk(chunk) or self._periodic_tail(chunk) or self._compressible_tail(chunk)
 
     def _same_chunk(self, chunk: str) -> bool:
         piece = chunk.strip()
@@ -73,9 +84,26 @@ class DegenerateDetector:
                 return True
         return False
 
+    def _compressible_tail(self, chunk: str) -> bool:
+        if self._ratio <= 0:
+            return False
+        self._since_compress += len(chunk)
+        if self._since_compress < COMPRESS_EVERY or len(self._tail) < self._window:
+            return False
+        self._since_compress = 0
+        window = self._tail[-self._window :].encode("utf-8", "replace")
+        ratio = len(zlib.compress(window, 6)) / len(window)
+        if ratio < self._ratio:
+            self.repeated = f"(near-repeats: the last {self._window} characters compress to {ratio:.0%})"
+            self.repeats = 0
+            return True
+        return False
+
     def describe(self) -> str:
         """One line for the failure detail."""
         shown = (
             self.repeated if self.repeated is None or len(self.repeated) <= 60 else self.repeated[:59] + "…"
         )
+        if self.repeats == 0:
+            return f"the model is looping with small variations {self.repeated}"
         return f"the model repeated {shown!r} {self.repeats} times"

@@ -114,6 +114,9 @@ class DegenerateSettings:
     cycle_min_repeats: int = 6
     cycle_min_chars: int = 240
     """A loop must cover at least this many characters (short legit repeats such as '----' pass)."""
+    compress_ratio: float = 0.12
+    """The last window of text compressing below this share of its size is a loop (0 turns it off)."""
+    compress_window_chars: int = 1024
     max_tokens_grace: int = 8
     """Chunks a stream may run past max_tokens before Steward cuts it (the server should stop first)."""
 
