@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,10 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="hardware tier, servers, models and what fits")
     doctor.add_argument("--json", action="store_true")
 
-    export = sub.add_parser("export", help="export the audit trail or the samples")
-    export.add_argument("what", choices=["events", "samples"])
-    export.add_argument("path", type=Path)
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export = sub.add_parser(
+        "export", help="export the audit trail, the samples, or the routing as a LiteLLM proxy config"
+    )
+    export.add_argument("what", choices=["events", "samples", "litellm-config"])
+    export.add_argument("path", help="a file, or - for standard output")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="events and samples")
 
     runtime = sub.add_parser("runtime", help="the embedded llama-server runtime")
     runtime.add_argument("action", choices=["install", "path", "check"])
@@ -83,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_doctor(as_json=args.json))
     if args.command == "export":
-        return _export(args.what, args.path, args.format)
+        from steward.export_cli import run_export
+
+        return run_export(args.what, args.path, args.format)
     if args.command == "runtime":
         return _runtime(args.action)
     return 2
@@ -129,20 +132,6 @@ def _config(action: str, *, strict: bool = False) -> int:
         f"{settings_file.path}: valid"
         + ("" if settings_file.path.exists() else " (not written yet: defaults)")
     )
-    return 0
-
-
-def _export(what: str, path: Path, fmt: str) -> int:
-    from steward.store import export_events, export_samples, open_store
-
-    store, warnings = open_store()
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    try:
-        count = (export_events if what == "events" else export_samples)(store, path, fmt)  # type: ignore[arg-type]
-    finally:
-        store.close()
-    print(json.dumps({"exported": count, "what": what, "path": str(path), "format": fmt}))
     return 0
 
 

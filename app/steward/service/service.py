@@ -22,6 +22,7 @@ from steward.runtime import Runtime, RuntimeOptions
 from steward.servers.managed import ServerStatus
 from steward.servers.models import ModelOperationError, OllamaModelOps
 from steward.service.endpoints import EndpointActions
+from steward.service.litellm_export import litellm_config
 from steward.service.server_rows import ServerRow, server_rows
 from steward.service.token import GatewayToken
 
@@ -144,6 +145,11 @@ class StewardService:
     def ask(self, request: ChatRequest) -> AsyncIterator[EngineEvent]:
         """Answer `request` (from `build_request`): its events, ending with Completed or RequestFailed."""
         return self.runtime.engine.chat(request)
+
+    def litellm_config(self) -> dict[str, object]:
+        """This setup's routing as a LiteLLM proxy config (see `litellm_export`)."""
+        keys = [m.key for m in self.snapshot().models]
+        return litellm_config(self.settings, self.runtime.known, keys)
 
     # --- models ------------------------------------------------------------------------------
 
