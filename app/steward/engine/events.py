@@ -55,6 +55,9 @@ class RequestStarted(EngineEvent):
     notes: tuple[str, ...] = ()
     """What was done to the input before any attempt (e.g. invalid characters replaced)."""
     source: str = "chat"
+    client: str = ""
+    asked: str = ""
+    """The model the caller asked for ("auto", a key, a chain name)."""
 
 
 @dataclass(frozen=True)

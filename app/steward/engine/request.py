@@ -52,6 +52,8 @@ class ChatRequest:
     """Who asked: chat, cli, gateway, probe, lab (carried into the events for the dashboard)."""
     fallback: bool = True
     """False: only the first choice may answer (no chain, no other model)."""
+    client: str = ""
+    """Who sent it, as the client said (a gateway client's user-agent); shown, never trusted."""
 
 
 @dataclass
@@ -134,6 +136,8 @@ class RequestRun:
             task=self.task_label,
             notes=self.notes,
             source=self.request.source,
+            client=self.request.client[:200],
+            asked=self.request.model,
         )
         try:
             await self._loop()

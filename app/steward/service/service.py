@@ -23,6 +23,7 @@ from steward.servers.managed import ServerStatus
 from steward.servers.models import ModelOperationError, OllamaModelOps
 from steward.service.endpoints import EndpointActions
 from steward.service.litellm_export import litellm_config
+from steward.service.recent import RecentRequests
 from steward.service.server_rows import ServerRow, server_rows
 from steward.service.token import GatewayToken
 
@@ -59,12 +60,16 @@ class StewardService:
         self.endpoints = EndpointActions(runtime, self.apply, self.validate)
         self.gateway_token = GatewayToken(runtime.secrets)
         """The gateway's bearer token (`await service.gateway_token.get()`)."""
+        self.recent_gateway = RecentRequests(sources=frozenset({"gateway"}))
+        """The latest gateway requests: client, model asked, model that answered, outcome, time."""
+        self._unsubscribe = runtime.subscribe(self.recent_gateway)
 
     @classmethod
     async def start(cls, options: RuntimeOptions | None = None) -> StewardService:
         return cls(await Runtime.start(options))
 
     async def stop(self) -> None:
+        self._unsubscribe()
         await self.runtime.stop()
 
     # --- reading ---------------------------------------------------------------------------
@@ -118,6 +123,7 @@ class StewardService:
         request_id: str | None = None,
         source: str = "chat",
         fallback: bool = True,
+        client: str = "",
     ) -> ChatRequest:
         """THE request every front end sends: model defaults to `routing.default_model`, the reply
         length to `context.max_reply_tokens` (applied by the engine), strategy to the settings'.
@@ -140,6 +146,7 @@ class StewardService:
             request_id=request_id,
             source=source,
             fallback=fallback,
+            client=client,
         )
 
     def ask(self, request: ChatRequest) -> AsyncIterator[EngineEvent]:
