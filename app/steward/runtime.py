@@ -60,6 +60,8 @@ class RuntimeOptions:
     discover: bool = True
     health_monitor: bool = True
     settings: Settings | None = None
+    secrets: SecretStore | None = None
+    """Where API keys and the gateway token live (default: the OS keyring)."""
     recover_settings: bool = True
     """The app backs a bad settings file up and keeps its valid parts; headless commands only read it."""
 
@@ -98,7 +100,7 @@ class Runtime:
         engine.fitter = ContextManager(
             lambda: engine.settings.context, summarize=engine_summarizer(engine.chat)
         )
-        secrets = SecretStore()
+        secrets = opts.secrets or SecretStore()
         runtime = cls(
             settings=settings, settings_file=settings_file, engine=engine, secrets=secrets, warnings=warnings
         )

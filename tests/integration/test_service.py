@@ -35,10 +35,9 @@ async def service(tmp_path: Path, llama_small: LlamaServer) -> AsyncIterator[Ste
         embedded=False,
         discover=False,
         health_monitor=False,
+        secrets=SecretStore(FakeKeyring()),
     )
     started = await StewardService.start(options)
-    keyring = FakeKeyring()
-    started.runtime.secrets = SecretStore(keyring)
     try:
         yield started
     finally:
