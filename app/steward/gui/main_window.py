@@ -20,6 +20,7 @@ from steward.gui.bridge import Bridge
 from steward.gui.pages.chat import ChatPage
 from steward.gui.pages.dashboard import DashboardPage
 from steward.gui.pages.events import EventsPage
+from steward.gui.pages.gateway import GatewayPage
 from steward.gui.pages.hardware import HardwarePage
 from steward.gui.pages.models import ModelsPage
 from steward.gui.pages.servers import ServersPage
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
             ("Hardware", HardwarePage(self.bridge)),
             ("Settings", SettingsPage(self.bridge)),
             ("Events", EventsPage(self.bridge)),
+            ("Gateway", GatewayPage(self.bridge)),
         ]
 
     def add_page(self, name: str, page: QWidget) -> None:

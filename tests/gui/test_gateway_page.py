@@ -1,0 +1,55 @@
+"""The Gateway page shows what the service reports: running or not (and why), the token hidden
+until asked, snippets that carry the real URL and token, and the latest gateway requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from steward.config import Settings
+from steward.engine.events import Completed, RequestStarted
+from steward.gui.pages.gateway import GatewayPage
+from steward.service.hosting import GatewayStatus
+from tests.gui.conftest import AppHarness, wait_until
+
+
+def test_status_token_snippets_and_recent_requests(
+    harness_factory: Callable[[Settings], AppHarness], qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEWARD_GATEWAY_TOKEN", "stw-test-token-123")
+    h = harness_factory(
+        Settings.model_validate({"embedded": {"enabled": False}, "discovery": {"ports": [9]}})
+    )
+    page = h.window.pages["gateway"]
+    assert isinstance(page, GatewayPage)
+    h.window.show_page("gateway")
+    h.bridge.refresh_gateway()
+    wait_until(h.loop, lambda: page.status is not None)
+    # No gateway is hosted by the test harness: enabled in settings, not running.
+    assert page.enabled.isChecked() and "starting" in page.state.text()
+    assert page.token_field.echoMode() == page.token_field.EchoMode.Password
+    assert page.token_field.text() == "stw-test-token-123"
+    assert "environment" in page.token_where.text()
+    assert "«token»" in page.snippet.toPlainText() and "stw-test" not in page.snippet.toPlainText()
+    page.show_token.click()
+    assert "Authorization: Bearer stw-test-token-123" in page.snippet.toPlainText()
+    assert "http://127.0.0.1:11480/v1/chat/completions" in page.snippet.toPlainText()
+
+    page.show_status(GatewayStatus(True, False, "http://127.0.0.1:11480", "cannot listen: in use"), "t")
+    assert "not running: cannot listen: in use" in page.state.text()
+
+    service = h.bridge.service
+    assert service is not None
+    recent = service.recent_gateway
+    recent(
+        RequestStarted(
+            1.0, "g1", "sequential", ("a/m",), "auto", source="gateway", client="curl/8", asked="auto"
+        )
+    )
+    recent(Completed(2.0, "g1", "a/m", "hi", None, None, 0.1, 1.0, 1))
+    page.refresh_requests()
+    assert page.table.rowCount() == 1
+    cells = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
+    assert cells[1:] == ["curl/8", "auto", "a/m", "answered", "1.00"]
