@@ -43,7 +43,7 @@ from steward.servers.policy import SupervisorPolicy
 from steward.servers.profiles import LlamaServerProfile
 from steward.servers.supervisor import Supervisor
 from tests.chaos import leaks
-from tests.chaos.faults import FAULTS, POISON, Chaos
+from tests.chaos.faults import DEFAULT_KINDS, FAULTS, Chaos, poisoned
 from tests.chaos.tally import Outcome, Tally, render, write
 from tests.support.fault_proxy import FaultProxy
 from tests.support.llama import free_port
@@ -63,7 +63,7 @@ SEED = int(os.environ.get("STEWARD_CHAOS_SEED", "7"))
 HOLD_S = _env_pair("STEWARD_CHAOS_HOLD_S", "3,8")
 CALM_S = _env_pair("STEWARD_CHAOS_CALM_S", "10,16")
 # A question SmolLM2 answers in three tokens ("Yes."): each request is cheap, and max_tokens still caps it.
-KINDS = tuple(k for k in os.environ.get("STEWARD_CHAOS_FAULTS", ",".join(FAULTS)).split(",") if k)
+KINDS = tuple(k for k in os.environ.get("STEWARD_CHAOS_FAULTS", ",".join(DEFAULT_KINDS)).split(",") if k)
 assert set(KINDS) <= set(FAULTS), f"STEWARD_CHAOS_FAULTS: known kinds are {', '.join(FAULTS)}"
 PROMPT = "Reply with one word: yes or no?"
 
@@ -122,6 +122,7 @@ async def _closing(events: AsyncIterator[EngineEvent]) -> AsyncGenerator[AsyncIt
 
 async def _one(engine: Engine, request: ChatRequest, chaos: Chaos, deadline_s: float) -> Outcome:
     at_start = chaos.current
+    cleared_kind, cleared_at = chaos.last_cleared
     started = time.monotonic()
     failures: list[tuple[str, str, str]] = []
     last = None
@@ -136,17 +137,22 @@ async def _one(engine: Engine, request: ChatRequest, chaos: Chaos, deadline_s: f
         hung = True
     ended = time.monotonic()
     fault = at_start if at_start != "none" else chaos.current  # a fault that began mid-request counts
+    after = (cleared_kind, started - cleared_at)
     if isinstance(last, Completed):
         server = last.model.split("/")[0]
         if server == "primary":
             chaos.primary_answered(started, ended)
-        poisoned = any(mark in last.text for mark in POISON)
-        return Outcome(started, ended - started, fault, server, (), "", tuple(failures), poisoned)
+        bad = poisoned(last.text)
+        return Outcome(started, ended - started, fault, server, (), "", tuple(failures), bad, after=after)
     if isinstance(last, RequestFailed):
         kinds = tuple(k.value for k in last.kinds)
-        return Outcome(started, ended - started, fault, None, kinds, last.detail, tuple(failures))
+        return Outcome(
+            started, ended - started, fault, None, kinds, last.detail, tuple(failures), after=after
+        )
     detail = "hung: the engine never ended the request" if hung else f"no final event, last {last!r}"
-    return Outcome(started, ended - started, fault, None, ("hung",), detail, tuple(failures), hung=hung)
+    return Outcome(
+        started, ended - started, fault, None, ("hung",), detail, tuple(failures), hung=hung, after=after
+    )
 
 
 def _profile(name: str, port: int) -> LlamaServerProfile:
@@ -184,7 +190,8 @@ async def _drive(
     monitor = asyncio.ensure_future(engine.run_health_monitor())  # as the runtime runs it
     deadline_s = SETTINGS.timeouts.request_deadline_s
     tally = Tally(deadline_s)
-    chaos = Chaos(proxy, supervisor.server("primary"), rng, HOLD_S, CALM_S, kinds=KINDS)
+    hang_s = SETTINGS.timeouts.first_token_s + 2.0  # a hang outlasts the first-token timeout
+    chaos = Chaos(proxy, supervisor.server("primary"), rng, HOLD_S, CALM_S, KINDS, {"hang": hang_s})
     stop = asyncio.Event()
     issued = 0
 
@@ -288,9 +295,9 @@ async def test_soak_with_faults_on_the_primary(tmp_path: Path) -> None:
 
     assert summary["answered_pct"] >= 99.9, "the healthy fallback must answer (nearly) everything"  # type: ignore[operator]
     assert summary["past_deadline"] == 0, "every request ends within its deadline"
-    assert summary["poisoned_answers"] == 0, "a broken server's text never becomes an answer"
     assert summary["leaked_sockets"] == 0, sockets_after
     assert summary["leaked_processes"] == 0, left
     assert summary["leaked_tasks"] == 0, tasks_left
     if REQUESTS >= 10_000:
         assert {w.kind for w in chaos.windows} == set(KINDS), "a full run meets every kind of fault"
+    assert summary["poisoned_answers"] == 0, "a broken server's text never becomes an answer"

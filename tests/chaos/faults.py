@@ -30,10 +30,16 @@ from tests.support.fault_proxy import (
     http_reply,
 )
 
-LOOP_PHRASE = "I am stuck in a loop. "
+LOOP_PHRASES = ("I am stuck in a loop. ", "Hello! ", "<|im_end|>")
+"""What the looping server repeats: a sentence, a short phrase, and Gemma base's real endless `<|im_end|>`."""
 PARTIAL_MARK = "chaos-partial "
 """Text the broken server sends before its error event; it must never end up in an answer."""
-POISON = (LOOP_PHRASE.strip(), PARTIAL_MARK.strip())
+
+
+def poisoned(text: str) -> bool:
+    """An answer carrying the broken server's text: a loop (three repeats or more) or the partial."""
+    return PARTIAL_MARK.strip() in text or any(phrase * 3 in text for phrase in LOOP_PHRASES)
+
 
 _SSE_HEAD = http_reply(b"", content_type="text/event-stream", length=False)
 
@@ -49,6 +55,7 @@ def _delta(text: str) -> bytes:
 _ERROR_BODY = {
     "error": {"code": 500, "message": "chaos: internal failure inside a 200", "type": "server_error"}
 }
+_LOADING = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
 _ERROR_EVENT = {"error": {"code": 500, "message": "chaos: error event mid-stream", "type": "server_error"}}
 
 
@@ -66,9 +73,13 @@ FAULTS: dict[str, Callable[[random.Random], Fault | None]] = {
     "sse_error_event": lambda rng: Respond(
         _SSE_HEAD + _delta(PARTIAL_MARK) + _delta(PARTIAL_MARK) + _sse(_ERROR_EVENT)
     ),
-    "degenerate_loop": lambda rng: Respond(_SSE_HEAD, repeat=_delta(LOOP_PHRASE), every_ms=5),
+    "degenerate_loop": lambda rng: Respond(_SSE_HEAD, repeat=_delta(rng.choice(LOOP_PHRASES)), every_ms=5),
     "sigkill": lambda rng: None,  # not a proxy fault: the process dies (see `Chaos._sigkill`)
+    # Opt-in (STEWARD_CHAOS_FAULTS=slow_load): what llama-server answers while a big model loads after a
+    # restart. Not in the default deck: it only bites when it lasts longer than the request deadline.
+    "slow_load": lambda rng: Respond(http_reply(json.dumps(_LOADING).encode(), status=503)),
 }
+DEFAULT_KINDS = tuple(k for k in FAULTS if k != "slow_load")
 
 
 @dataclass
@@ -96,9 +107,13 @@ class Chaos:
     rng: random.Random
     hold_s: tuple[float, float]
     calm_s: tuple[float, float]
-    kinds: tuple[str, ...] = tuple(FAULTS)
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    min_hold_s: dict[str, float] = field(default_factory=dict)
+    """Per kind, the shortest time it lasts (a hang must outlast the first-token timeout to be one)."""
     windows: list[FaultWindow] = field(default_factory=list)
     current: str = "none"
+    last_cleared: tuple[str, float] = ("start", 0.0)
+    """The kind that cleared last and when (monotonic): calm-phase failures are its aftermath."""
     _awaiting: FaultWindow | None = None
     _deck: list[str] = field(default_factory=list)
 
@@ -123,12 +138,14 @@ class Chaos:
                 else:
                     fault = FAULTS[kind](self.rng)
                     assert fault is not None
-                    window.detail = repr(fault)[:80]
+                    window.detail = repr(fault)[:120]
                     await asyncio.to_thread(self.proxy.set_fault, fault)
-                    await _wait(stop, self.rng.uniform(*self.hold_s))
+                    hold = max(self.rng.uniform(*self.hold_s), self.min_hold_s.get(kind, 0.0))
+                    await _wait(stop, hold)
                     await asyncio.to_thread(self.proxy.clear)
                 window.cleared = time.monotonic()
                 self.current = "none"
+                self.last_cleared = (kind, window.cleared)
                 self._awaiting = window
         finally:
             await asyncio.to_thread(self.proxy.clear)

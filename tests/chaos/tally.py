@@ -31,6 +31,8 @@ class Outcome:
     """The answer carried text only the broken server sends (a loop phrase, a partial before an error)."""
     hung: bool = False
     """The harness's own guard had to stop the request: the engine never ended it."""
+    after: tuple[str, float] = ("start", 0.0)
+    """The fault that cleared last before the request started, and how many seconds before."""
 
 
 def _pct(values: list[float], p: float) -> float | None:
@@ -38,6 +40,11 @@ def _pct(values: list[float], p: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 3)
+
+
+DEADLINE_GRACE_S = 0.5
+"""A request the engine ends AT its deadline (its own deadline failure) is on time; the grace covers
+delivering that last event on a loaded machine. Anything later ran past its deadline."""
 
 
 @dataclass
@@ -75,6 +82,7 @@ class Tally:
                 "times": len(mine),
                 "requests": requests_in[kind],
                 "answered": sum(1 for o in done if o.fault == kind and o.answered_by is not None),
+                "poisoned": sum(1 for o in done if o.fault == kind and o.poisoned),
                 "attempt_failures": dict(attempt_kinds[kind].most_common()),
                 "attempt_failure_examples": examples[kind],
                 "recovery_p50_s": _pct(recoveries, 50),
@@ -87,17 +95,30 @@ class Tally:
                 row["restart_max_s"] = round(max(restarts), 3)
             by_fault[kind] = row
         recoveries = [w.recovery_s for w in windows if w.recovery_s is not None]
+        calm = [
+            f"{o.after[1]:.2f} s after {o.after[0]} cleared: {server}:{kind} {detail[:120]}"
+            for o in done
+            if o.fault == "none"
+            for server, kind, detail in o.attempt_failures
+        ]
         return {
             "requests": len(done),
             "answered": len(answered),
             "answered_pct": round(100 * len(answered) / max(1, len(done)), 3),
+            "answered_clean_pct": round(
+                100 * sum(1 for o in answered if not o.poisoned) / max(1, len(done)), 3
+            ),
             "answered_by_primary": sum(1 for o in answered if o.answered_by == "primary"),
             "answered_by_fallback": sum(1 for o in answered if o.answered_by == "fallback"),
             "failed": len(failed),
-            "failures_by_kind": dict(Counter(k for o in failed for k in (o.failed_kinds or ("none",)))),
+            "failures_by_kind": dict(Counter(k for o in failed for k in (o.failed_kinds or ("no_kind",)))),
             "failure_details": dict(Counter(o.detail[:200] for o in failed).most_common(10)),
             "deadline_s": self.deadline_s,
-            "past_deadline": sum(1 for o in done if o.elapsed_s > self.deadline_s or o.hung),
+            "deadline_grace_s": DEADLINE_GRACE_S,
+            "past_deadline": sum(
+                1 for o in done if o.elapsed_s > self.deadline_s + DEADLINE_GRACE_S or o.hung
+            ),
+            "ended_by_the_deadline": sum(1 for o in failed if "deadline" in o.detail),
             "hung": sum(1 for o in done if o.hung),
             "poisoned_answers": sum(1 for o in answered if o.poisoned),
             "latency_p50_s": _pct(elapsed, 50),
@@ -108,6 +129,7 @@ class Tally:
             "recovery_max_s": round(max(recoveries), 3) if recoveries else None,
             "not_recovered_before_next_fault": sum(1 for w in windows if w.censored),
             "by_fault": by_fault,
+            "calm_attempt_failures": calm[:30],
             **leaks,
             "wall_s": round(wall_s, 1),
             "config": config,
@@ -125,16 +147,19 @@ def render(s: dict[str, object]) -> str:
         f"  answered                {s['answered']} ({s['answered_pct']} %)  "
         f"[primary {s['answered_by_primary']}, fallback {s['answered_by_fallback']}]",
         f"  failed                  {s['failed']}  by kind {s['failures_by_kind']}",
-        f"  past deadline ({s['deadline_s']:g} s)   {s['past_deadline']}  (hung, stopped by the harness: {s['hung']})",
+        f"  past deadline ({s['deadline_s']:g} s)   {s['past_deadline']}  (grace {s['deadline_grace_s']} s; "
+        f"hung, stopped by the harness: {s['hung']}; failed by the engine at its deadline: "
+        f"{s['ended_by_the_deadline']})",
         f"  latency                 p50 {s['latency_p50_s']} s, p99 {s['latency_p99_s']} s, max {s['latency_max_s']} s",
-        f"  poisoned answers        {s['poisoned_answers']}  (loop or partial-before-error text in a Completed)",
+        f"  poisoned answers        {s['poisoned_answers']}  (loop or partial-before-error text in a Completed; "
+        f"clean answers {s['answered_clean_pct']} %)",
         f"  recovery after a clear  p50 {s['recovery_p50_s']} s, max {s['recovery_max_s']} s "
         f"(not recovered before the next fault: {s['not_recovered_before_next_fault']})",
         f"  leaked sockets          {s['leaked_sockets']}  (proxy links open: {s['proxy_active_connections']})",
         f"  leaked processes        {s['leaked_processes']}  (primary restarts: {s['primary_restarts']})",
         f"  leaked tasks            {s['leaked_tasks']}",
         "",
-        f"  {'fault':<20}{'times':>6}{'reqs':>7}{'answered':>9}{'recov p50':>10}{'recov max':>10}"
+        f"  {'fault':<20}{'times':>6}{'reqs':>7}{'answered':>9}{'poisoned':>9}{'recov p50':>10}{'recov max':>10}"
         "  attempt failures (server:kind count)",
     ]
     by_fault = s["by_fault"]
@@ -147,9 +172,15 @@ def render(s: dict[str, object]) -> str:
             else ""
         )
         lines.append(
-            f"  {kind:<20}{row['times']:>6}{row['requests']:>7}{row['answered']:>9}"
+            f"  {kind:<20}{row['times']:>6}{row['requests']:>7}{row['answered']:>9}{row['poisoned']:>9}"
             f"{_fmt(row['recovery_p50_s']):>10}{_fmt(row['recovery_max_s']):>10}  {failures}{extra}"
         )
+    calm = s["calm_attempt_failures"]
+    assert isinstance(calm, list)
+    if calm:
+        lines.append("")
+        lines.append("  attempt failures in calm phases (the aftermath of the fault before):")
+        lines += [f"    {line}" for line in calm[:10]]
     if s["failure_details"]:
         lines.append("")
         lines.append("  failed requests, by detail:")
