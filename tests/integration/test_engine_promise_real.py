@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.support.fault_proxy import FaultProxy, ResetPeer
+from tests.support.fault_proxy import Latency as ProxyLatency
 from tests.support.llama import LlamaServer
 
 from steward.backends.factory import make_backend
@@ -122,7 +123,9 @@ async def test_one_attempt_is_one_connection_and_the_half_open_probe_is_one(llam
         # A plain OpenAI-compatible backend: no window or count look-ups, only the chat itself.
         engine.add_backend(make_backend("openai", "p", proxy.url, api_key=None, connect_s=1.0, stall_s=10.0))
         engine.add_model("p", ModelInfo(MODEL, loaded_context=1024))
-        proxy.set_fault(ResetPeer(after_ms=50))  # every fresh connection is reset once the request is in
+        # Every fresh connection is reset once the request is in, before any response byte (the
+        # answer is held back 2 s): the case the stale-keep-alive re-send used to fire on too.
+        proxy.set_fault(ProxyLatency(ms=2000), ResetPeer(after_ms=150))
         request = ChatRequest(QUESTION, model=f"p/{MODEL}", params=GenerationParams(max_tokens=4))
         events, _ = await collect(engine, request)
         failed = [e for e in events if isinstance(e, AttemptFailed)]

@@ -111,6 +111,14 @@ SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
         ("endpoints", "servers"),
         "live",
     ),
+    (
+        "gateway",
+        "Gateway",
+        "The local OpenAI/Ollama-compatible endpoint other tools point at (turn it on or off on the "
+        "Gateway page; a new address or limits take effect when it restarts).",
+        ("gateway",),
+        "next start",
+    ),
     ("appearance", "Appearance", "Window and chart preferences.", ("ui",), "live"),
     ("logging", "Logging", "How much Steward writes to its log.", ("logging",), "next start"),
 )
