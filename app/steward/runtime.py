@@ -220,9 +220,9 @@ class Runtime:
         )
         self.engine.add_backend(backend)
 
-    async def reprobe_missing_forever(self, first_s: float = 1.0, max_s: float = 30.0) -> None:
+    async def reprobe_missing_forever(self, first_s: float = 1.0, max_s: float = 10.0) -> None:
         """Servers with no registered model (down or loading at start) are asked again on a short,
-        growing backoff (1, 2, 4 … 30 s) — not only on the discovery interval — and their models
+        growing backoff (1, 2, 4 … 10 s) — not only on the discovery interval — and their models
         are registered as soon as they answer."""
         delay = first_s
         while True:

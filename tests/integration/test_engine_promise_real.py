@@ -209,3 +209,36 @@ async def test_settings_applied_live_reach_existing_connections(llama_small: Lla
         assert usage is not None and (usage.completion_tokens or 0) <= 77  # the live reply limit
     finally:
         await runtime.stop()
+
+
+async def test_a_configured_server_down_at_start_is_routed_to_as_soon_as_it_answers(
+    llama_logs: object,
+) -> None:
+    from tests.support.llama import make_llama_server
+
+    late = make_llama_server(llama_logs, ctx=1024)  # type: ignore[arg-type]
+    settings = Settings.model_validate(
+        {
+            "endpoints": [{"id": "late", "kind": "llamacpp", "base_url": late.url}],
+            "health": {"probe_interval_s": 60.0},
+            "discovery": {"interval_s": 600.0},
+        }
+    )
+    runtime = await Runtime.start(
+        RuntimeOptions(settings=settings, store=False, embedded=False, discover=False)
+    )
+    try:
+        assert runtime.engine.models() == [] and any("late" in w for w in runtime.warnings)
+        await asyncio.to_thread(late.start)
+        started = time.monotonic()
+        while runtime.engine.model(f"late/{MODEL}") is None and time.monotonic() - started < 40:
+            await asyncio.sleep(0.2)
+        found_after = time.monotonic() - started
+        assert runtime.engine.model(f"late/{MODEL}") is not None
+        assert found_after < 15, "re-probed on its own backoff (at most 10 s apart), not every 600 s"
+        request = ChatRequest(QUESTION, model=f"late/{MODEL}", params=GenerationParams(max_tokens=16))
+        events, _ = await collect(runtime.engine, request)
+        assert isinstance(events[-1], Completed)
+    finally:
+        await runtime.stop()
+        late.stop()
