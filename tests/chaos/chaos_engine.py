@@ -9,12 +9,15 @@ chain, each with a deadline. The engine is composed as `Runtime.start` composes 
 health monitor running, backends from `make_backend` with the probe timeout as `aux_s` and the httpx read
 timeout as a safety net above the engine's own timeouts).
 
-Targets: >= 99.9 % answered, no request past its deadline, no poisoned answer, and nothing leaked (sockets,
-llama-server processes, tasks). The table is printed and written to tests/chaos/results/soak.json.
+Targets: >= 99.9 % answered, no request past its deadline, nothing leaked (sockets, llama-server processes,
+tasks), and no poisoned answer (a loop or a pre-error partial from the broken server returned as the answer).
+The table is printed and written to tests/chaos/results/soak.json.
 
 Knobs (environment): STEWARD_CHAOS_REQUESTS (10000), STEWARD_CHAOS_CLIENTS (4), STEWARD_CHAOS_MAX_TOKENS (8),
-STEWARD_CHAOS_SEED (7), STEWARD_CHAOS_FAULTS (comma-separated kinds, default all), STEWARD_CHAOS_HOLD_S ("3,8": how long each fault lasts), STEWARD_CHAOS_CALM_S
-("10,16": the calm between faults), STEWARD_CHAOS_TIMEOUT (pytest timeout, s).
+STEWARD_CHAOS_SEED (7), STEWARD_CHAOS_FAULTS (comma-separated kinds; default the nine above, `slow_load` is
+opt-in), STEWARD_CHAOS_HOLD_S ("3,8": how long each fault lasts), STEWARD_CHAOS_CALM_S ("10,16": the calm
+between faults), STEWARD_CHAOS_TIMEOUT (pytest timeout, s). Replay one kind, e.g.:
+`STEWARD_CHAOS_FAULTS=degenerate_loop STEWARD_CHAOS_REQUESTS=800 make chaos`.
 """
 
 from __future__ import annotations
@@ -62,9 +65,9 @@ MAX_TOKENS = int(os.environ.get("STEWARD_CHAOS_MAX_TOKENS", "8"))
 SEED = int(os.environ.get("STEWARD_CHAOS_SEED", "7"))
 HOLD_S = _env_pair("STEWARD_CHAOS_HOLD_S", "3,8")
 CALM_S = _env_pair("STEWARD_CHAOS_CALM_S", "10,16")
-# A question SmolLM2 answers in three tokens ("Yes."): each request is cheap, and max_tokens still caps it.
 KINDS = tuple(k for k in os.environ.get("STEWARD_CHAOS_FAULTS", ",".join(DEFAULT_KINDS)).split(",") if k)
 assert set(KINDS) <= set(FAULTS), f"STEWARD_CHAOS_FAULTS: known kinds are {', '.join(FAULTS)}"
+# A question SmolLM2 answers in three tokens ("Yes."): each request is cheap, and max_tokens still caps it.
 PROMPT = "Reply with one word: yes or no?"
 
 # The product's defaults except where a soak needs shorter clocks: a tiny model answers in well under a

@@ -60,7 +60,9 @@ _ERROR_EVENT = {"error": {"code": 500, "message": "chaos: error event mid-stream
 
 
 def _garbage(rng: random.Random) -> Fault:
-    return Respond(rng.randbytes(rng.randint(16, 400)))
+    """Random bytes; half the time ending like an HTTP head, so the client parses it instead of waiting."""
+    junk = rng.randbytes(rng.randint(16, 400))
+    return Respond(junk + b"\r\n\r\n" if rng.random() < 0.5 else junk)
 
 
 FAULTS: dict[str, Callable[[random.Random], Fault | None]] = {

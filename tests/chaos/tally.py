@@ -70,11 +70,13 @@ class Tally:
         by_fault: dict[str, dict[str, object]] = {}
         requests_in: Counter[str] = Counter(o.fault for o in done)
         attempt_kinds: dict[str, Counter[str]] = defaultdict(Counter)
-        examples: dict[str, dict[str, str]] = defaultdict(dict)
+        examples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         for o in done:
             for server, kind, detail in o.attempt_failures:
                 attempt_kinds[o.fault][f"{server}:{kind}"] += 1
-                examples[o.fault].setdefault(f"{server}:{kind}", detail[:160])
+                seen = examples[o.fault][f"{server}:{kind}"]
+                if len(seen) < 3 and detail[:160] not in seen:
+                    seen.append(detail[:160])
         for kind in sorted({w.kind for w in windows} | set(requests_in)):
             mine = [w for w in windows if w.kind == kind]
             recoveries = [w.recovery_s for w in mine if w.recovery_s is not None]
@@ -84,7 +86,7 @@ class Tally:
                 "answered": sum(1 for o in done if o.fault == kind and o.answered_by is not None),
                 "poisoned": sum(1 for o in done if o.fault == kind and o.poisoned),
                 "attempt_failures": dict(attempt_kinds[kind].most_common()),
-                "attempt_failure_examples": examples[kind],
+                "attempt_failure_examples": dict(examples[kind]),
                 "recovery_p50_s": _pct(recoveries, 50),
                 "recovery_max_s": max(recoveries, default=None),
                 "not_recovered_before_next_fault": sum(1 for w in mine if w.censored),
