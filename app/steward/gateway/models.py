@@ -7,7 +7,8 @@
   Listed only when a chain is configured.
 
 A client may also name a model by its bare name (`SmolLM2-135M-Instruct.Q4_1`, `llama3` for
-`llama3:latest`) when a server offers it; the first server that can answer takes it.
+`llama3:latest`) when a server offers it: the default model, then the chain's, then the first by
+key — of those that can answer now, else of all.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def offers(snapshot: EngineSnapshot, settings: Settings) -> list[Offer]:
     listed = [Offer(AUTO, "steward", description="Steward picks the model for each request")]
     if chain:
         listed.append(Offer(DEFAULT_CHAIN, "steward", description="fallback chain: " + " → ".join(chain)))
-    listed += [Offer(m.key, m.server_id, m) for m in snapshot.models]
+    listed += [Offer(m.key, m.server_id, m) for m in sorted(snapshot.models, key=lambda m: m.key)]
     return listed
 
 
@@ -58,7 +59,11 @@ def resolve(asked: str | None, snapshot: EngineSnapshot, settings: Settings) -> 
     keys = {m.key for m in snapshot.models}
     if asked in keys or asked in routing.fallback_chain or asked == routing.default_model:
         return asked  # configured keys count even while their server is down: the chain answers
-    named = [m for m in snapshot.models if m.model in (asked, f"{asked}:latest")]
+    preferred = [routing.default_model, *routing.fallback_chain]
+    named = sorted(
+        (m for m in snapshot.models if m.model in (asked, f"{asked}:latest")),
+        key=lambda m: (preferred.index(m.key) if m.key in preferred else len(preferred), m.key),
+    )
     if named:
         ready = [m for m in named if why_not_ready(m, snapshot) is None]
         return (ready or named)[0].key
