@@ -46,6 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("path", help="a file, or - for standard output")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="events and samples")
 
+    serve = sub.add_parser(
+        "serve", help="run the engine, the servers and the OpenAI/Ollama-compatible gateway until stopped"
+    )
+    serve.add_argument("--host", default=None, help="listen address (default: gateway.host, 127.0.0.1)")
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="listen port (default: gateway.port, 11480; 0: any free port)",
+    )
+
     runtime = sub.add_parser("runtime", help="the embedded llama-server runtime")
     runtime.add_argument("action", choices=["install", "path", "check"])
     return parser
@@ -87,16 +98,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         from steward.export_cli import run_export
 
         return run_export(args.what, args.path, args.format)
+    if args.command == "serve":
+        from steward.serve_cli import run_serve
+
+        return asyncio.run(run_serve(host=args.host, port=args.port))
     if args.command == "runtime":
         return _runtime(args.action)
     return 2
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return int(text)
+
+
 def gui_main(argv: list[str] | None = None) -> int:
-    """Entry point of the desktop app (also the `steward-gui` script)."""
+    """Entry point of the desktop app (also the `steward-gui` script): the window on the service,
+    with the gateway hosted in it (not during `--self-test`, which only renders the pages)."""
+    from steward.desktop import desktop_factory
     from steward.gui.app import run
 
-    return int(run(argv))
+    args = argv if argv is not None else sys.argv
+    return int(run(argv, factory=desktop_factory(gateway="--self-test" not in args)))
 
 
 def _config(action: str, *, strict: bool = False) -> int:

@@ -15,13 +15,13 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from steward.config import Settings
+from steward.desktop import desktop_factory
 from steward.gui.app import build_window
 from steward.gui.bridge import Bridge
 from steward.gui.loop import make_loop
 from steward.gui.main_window import MainWindow
 from steward.gui.pages.chat import ChatPage
 from steward.runtime import RuntimeOptions
-from steward.service import StewardService
 
 
 @pytest.fixture
@@ -87,13 +87,12 @@ def llama_settings(*servers: tuple[str, str]) -> Settings:
 class AppHarness:
     """The real main window + bridge on a runtime built from `settings`."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, settings: Settings) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, settings: Settings, gateway: bool = False) -> None:
         self.loop = loop
 
         asyncio.events._set_running_loop(None)
-
-        async def factory() -> StewardService:
-            return await StewardService.start(RuntimeOptions(settings=settings, store=True))
+        # As the desktop app builds it (steward.desktop); the gateway only when a test asks for it.
+        factory = desktop_factory(RuntimeOptions(settings=settings, store=True), gateway=gateway)
 
         self.bridge: Bridge
         self.window: MainWindow
@@ -109,11 +108,11 @@ class AppHarness:
 
 
 @pytest.fixture
-def harness_factory(qloop: asyncio.AbstractEventLoop) -> Iterator[Callable[[Settings], AppHarness]]:
+def harness_factory(qloop: asyncio.AbstractEventLoop) -> Iterator[Callable[..., AppHarness]]:
     made: list[AppHarness] = []
 
-    def make(settings: Settings) -> AppHarness:
-        harness = AppHarness(qloop, settings)
+    def make(settings: Settings, gateway: bool = False) -> AppHarness:
+        harness = AppHarness(qloop, settings, gateway)
         made.append(harness)
         return harness
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -12,11 +13,12 @@ from steward.config import Settings
 from steward.engine.events import Completed, RequestStarted
 from steward.gui.pages.gateway import GatewayPage
 from steward.service.hosting import GatewayStatus
-from tests.gui.conftest import AppHarness, wait_until
+from tests.gui.conftest import AppHarness, llama_settings, wait_until
+from tests.support.llama import LlamaServer, free_port
 
 
 def test_status_token_snippets_and_recent_requests(
-    harness_factory: Callable[[Settings], AppHarness], qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+    harness_factory: Callable[..., AppHarness], qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STEWARD_GATEWAY_TOKEN", "stw-test-token-123")
     h = harness_factory(
@@ -53,3 +55,38 @@ def test_status_token_snippets_and_recent_requests(
     assert page.table.rowCount() == 1
     cells = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
     assert cells[1:] == ["curl/8", "auto", "a/m", "answered", "1.00"]
+
+
+def test_the_app_serves_the_gateway_and_lists_a_real_request_through_it(
+    harness_factory: Callable[..., AppHarness], llama_small: LlamaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEWARD_GATEWAY_TOKEN", "stw-app-token-456")
+    settings = llama_settings(("small", llama_small.url)).with_changes("gateway.port", free_port())
+    h = harness_factory(settings, gateway=True)
+    page = h.window.pages["gateway"]
+    assert isinstance(page, GatewayPage)
+    h.window.show_page("gateway")
+    h.bridge.refresh_gateway()
+    wait_until(h.loop, lambda: page.status is not None and page.status.running)
+    url = page.status.url if page.status else ""
+    assert "● running at" in page.state.text() and url in page.state.text()
+
+    async def ask() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=60) as client:
+            return await client.post(
+                f"{url}/v1/chat/completions",
+                headers={"Authorization": "Bearer stw-app-token-456", "User-Agent": "gui-test/1"},
+                json={"model": "auto", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8},
+            )
+
+    task = h.loop.create_task(ask())
+    wait_until(h.loop, task.done, timeout=60)
+    response = task.result()
+    assert response.status_code == 200, response.text
+    page.refresh_requests()
+    wait_until(h.loop, lambda: (page.refresh_requests(), page.table.rowCount())[1] >= 1)
+    assert page.table.item(0, 1).text() == "gui-test/1" and page.table.item(0, 4).text() == "answered"
+
+    page.enabled.click()  # off: the port closes
+    wait_until(h.loop, lambda: page.status is not None and not page.status.running)
+    assert "off" in page.state.text()
