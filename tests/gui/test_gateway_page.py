@@ -54,7 +54,7 @@ def test_status_token_snippets_and_recent_requests(
     page.refresh_requests()
     assert page.table.rowCount() == 1
     cells = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
-    assert cells[1:] == ["curl/8", "auto", "a/m", "answered", "1.00"]
+    assert cells[1:] == ["curl/8", "auto", "a/m", "1.00", "answered"]
 
 
 def test_the_app_serves_the_gateway_and_lists_a_real_request_through_it(
@@ -85,7 +85,7 @@ def test_the_app_serves_the_gateway_and_lists_a_real_request_through_it(
     assert response.status_code == 200, response.text
     page.refresh_requests()
     wait_until(h.loop, lambda: (page.refresh_requests(), page.table.rowCount())[1] >= 1)
-    assert page.table.item(0, 1).text() == "gui-test/1" and page.table.item(0, 4).text() == "answered"
+    assert page.table.item(0, 1).text() == "gui-test/1" and page.table.item(0, 5).text() == "answered"
 
     page.enabled.click()  # off: the port closes
     wait_until(h.loop, lambda: page.status is not None and not page.status.running)

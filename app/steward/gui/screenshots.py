@@ -37,15 +37,13 @@ async def _wait(predicate: Callable[[], object], timeout: float, what: str) -> N
 async def capture(out: Path) -> list[Path]:
     """Run the app, chat once, and save every page; returns the files written."""
 
+    from steward.desktop import desktop_factory
     from steward.gui.app import build_window
     from steward.gui.pages.chat import ChatPage
     from steward.runtime import RuntimeOptions
-    from steward.service import StewardService
 
-    async def factory() -> StewardService:
-        return await StewardService.start(RuntimeOptions(embedded=True, discover=False))
-
-    bridge, window = build_window(factory)
+    # As the desktop app runs: the embedded servers and the gateway hosted in the service.
+    bridge, window = build_window(desktop_factory(RuntimeOptions(embedded=True, discover=False)))
     window.resize(*SIZE)
     window.show()
     bridge.start()

@@ -27,7 +27,7 @@ from steward.gui.tables import read_only_table
 from steward.service.hosting import GatewayStatus
 from steward.service.snippets import MASK, gateway_snippets
 
-COLUMNS = ("Time", "Client", "Asked", "Answered by", "Outcome", "Seconds")
+COLUMNS = ("Time", "Client", "Asked", "Answered by", "Seconds", "Outcome")
 
 
 class GatewayPage(QWidget):
@@ -176,8 +176,8 @@ class GatewayPage(QWidget):
                 request.client or "—",
                 request.asked,
                 request.answered_by or "—",
-                request.outcome,
                 seconds,
+                request.outcome,
             )
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
