@@ -65,7 +65,7 @@ doctor: install
 	$(BIN)/steward doctor
 
 screenshots: install
-	$(BIN)/python -m steward.gui.screenshots packaging/screenshots
+	$(BIN)/python -m steward.screenshots packaging/screenshots
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -77,6 +77,8 @@ class FakeBackend:
         self.refusing = False  # every call fails as connection_refused (a server that is down)
         self.describe_calls = 0
         self.describe_hang = False  # describe() never answers (a hung /v1/models)
+        self.probe_hang = False  # probe() never answers (a wedged server)
+        self.probes = 0
 
     @property
     def server_id(self) -> str:
@@ -152,6 +154,10 @@ class FakeBackend:
             script.closed_streams += 1
 
     async def probe(self) -> ProbeResult:
+        self.probes += 1
+        if self.probe_hang:
+            while True:
+                await self._clock.sleep(3600)
         if self.refusing:
             return ProbeResult(ServerState.DOWN, "connection_refused")
         return ProbeResult(self.probe_state)

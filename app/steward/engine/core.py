@@ -29,14 +29,15 @@ from steward.engine.fitting import ContextFitter, PassThroughFitter
 from steward.engine.health import HealthInputs, derive_health
 from steward.engine.inputs import check_input
 from steward.engine.metrics import ModelMetrics, Sample
+from steward.engine.monitor import HealthMonitor
 from steward.engine.quarantine import QuarantineBook
 from steward.engine.registry import ModelState, ServerEntry
 from steward.engine.request import ChatRequest, RequestRun, RunEnv
 from steward.engine.router import AUTO, order_candidates
 from steward.engine.settings import EngineSettings
-from steward.engine.snapshot import EngineSnapshot, ModelSnapshot, QuarantineView, ServerSnapshot
+from steward.engine.snapshot import EngineSnapshot, QuarantineView, model_snapshot, server_snapshot
 from steward.engine.tasks import classify_task
-from steward.engine.types import GenerationParams, ModelInfo, ModelRef, ProbeResult, ServerState
+from steward.engine.types import ModelInfo, ModelRef, ProbeResult
 
 log = logging.getLogger(__name__)
 Listener = Callable[[EngineEvent], None]
@@ -67,6 +68,7 @@ class Engine:
         self._fallback_chain: tuple[str, ...] = ()
         self._ids = itertools.count(1)
         self._active_requests = 0
+        self._monitor = HealthMonitor(self)
 
     # --- events ----------------------------------------------------------------------------
 
@@ -297,7 +299,6 @@ class Engine:
         policy = policy_for(error.kind)
         state.breaker.record_failure(permit, policy.counts_for_breaker, f"{error.kind.value}: {error.detail}")
         state.last_error_kind, state.last_error_detail = error.kind, error.detail
-        state.last_error_at = self.wall()
         if policy.counts_for_breaker:
             state.metrics.add(Sample(self.clock.now(), False, None, elapsed, None, None, error.kind.value))
         self._update_health(state)
@@ -369,68 +370,31 @@ class Engine:
         return result
 
     async def probe_all(self) -> None:
-        """Probe every server once (no generation), then refresh each model's health."""
-
-        async def one(entry: ServerEntry) -> None:
-            was_up = entry.last_probe is not None and entry.last_probe.state is ServerState.UP
-            try:
-                async with asyncio.timeout(self.settings.health.probe_timeout_s):
-                    entry.last_probe = await entry.backend.probe()
-            except TimeoutError:
-                entry.last_probe = ProbeResult(ServerState.DOWN, "probe timed out")
-            if entry.last_probe.state is ServerState.UP and not was_up:
-                self.server_restarted(entry.backend.server_id)
-
-        await asyncio.gather(*(one(e) for e in list(self._servers.values())))
-        self._sweep_quarantine()
-        for state in self.models():
-            self._update_health(state)
-        await self._half_open_probes()
-
-    async def _half_open_probes(self) -> None:
-        """A half-open model with no traffic gets one tiny generation as its probe."""
-        for state in self.models():
-            if state.breaker.state is not BreakerState.HALF_OPEN or self._quarantine.is_quarantined(
-                state.key
-            ):
-                continue
-            probe = state.server.last_probe
-            if probe is None or probe.state is not ServerState.UP:
-                continue
-            permit = state.breaker.try_acquire()
-            if permit is None:
-                continue
-            await self._generation_probe(state, permit)
-
-    async def _generation_probe(self, state: ModelState, permit: Permit) -> None:
-        from steward.engine.types import ChatMessage
-
-        started = self.clock.now()
-        try:
-            async with asyncio.timeout(self.settings.timeouts.first_token_s):
-                async for _ in state.backend.stream_chat(
-                    state.ref.model, [ChatMessage("user", "ping")], GenerationParams(max_tokens=1)
-                ):
-                    pass
-        except BackendError as exc:
-            self._on_failure(state, permit, exc, self.clock.now() - started)
-            return
-        except TimeoutError:
-            err = BackendError(FailureKind.FIRST_TOKEN_TIMEOUT, "health probe got no token")
-            self._on_failure(state, permit, err, self.clock.now() - started)
-            return
-        self._on_success(
-            state, permit, AttemptResult("", None, None, None, None, self.clock.now() - started, 0)
-        )
+        """One round of the health monitor (see `steward.engine.monitor`)."""
+        await self._monitor.probe_all()
 
     async def run_health_monitor(self) -> None:
         """Probe at the configured interval until cancelled."""
-        while True:
-            try:
-                await self.probe_all()
-            except Exception:
-                log.exception("health probe round failed")
-            await self.clock.sleep(self.settings.health.probe_interval_s)
+        await self._monitor.run()
+
+    # The monitor's narrow view of the engine (`MonitoredEngine`).
+
+    def servers(self) -> list[ServerEntry]:
+        return list(self._servers.values())
+
+    def refresh_health(self) -> None:
+        self._sweep_quarantine()
+        for state in self.models():
+            self._update_health(state)
+
+    def is_quarantined(self, key: str) -> bool:
+        return self._quarantine.is_quarantined(key)
+
+    def record_success(self, state: ModelState, permit: Permit, result: AttemptResult) -> None:
+        self._on_success(state, permit, result)
+
+    def record_failure(self, state: ModelState, permit: Permit, error: BackendError, elapsed: float) -> None:
+        self._on_failure(state, permit, error, elapsed)
 
     # --- user actions ----------------------------------------------------------------------
 
@@ -525,46 +489,9 @@ class Engine:
         models = []
         for state in self._models.values():
             q = self._quarantine.get(state.key)
-            info = state.info or ModelInfo(state.ref.model)
-            models.append(
-                ModelSnapshot(
-                    key=state.key,
-                    server_id=state.ref.server_id,
-                    model=state.ref.model,
-                    health=state.health.value,
-                    health_reason=state.health_reason,
-                    breaker=state.breaker.state.value,
-                    reopen_in_s=state.breaker.reopen_in(),
-                    consecutive_failures=state.breaker.consecutive_failures,
-                    trips=state.breaker.trips,
-                    quarantine=None if q is None else QuarantineView(q.reason, q.remaining(now)),
-                    metrics=state.metrics.snapshot(),
-                    window=state.window,
-                    trained_window=info.trained_context,
-                    loaded=info.loaded,
-                    vram_bytes=info.vram_bytes,
-                    size_bytes=info.size_bytes,
-                    quantization=info.quantization,
-                    parameter_size=info.parameter_size,
-                    capabilities=tuple(sorted(state.capabilities)),
-                    last_error_kind=state.last_error_kind.value if state.last_error_kind else None,
-                    last_error_detail=state.last_error_detail,
-                    in_flight=state.in_flight,
-                    ramp=self._ramp(state),
-                )
-            )
-        servers = tuple(
-            ServerSnapshot(
-                server_id=sid,
-                kind=e.backend.kind,
-                state=e.last_probe.state.value if e.last_probe else "unknown",
-                detail=e.last_probe.detail if e.last_probe else "",
-                in_flight=e.bulkhead.active,
-                queued=e.bulkhead.queued,
-                limit=e.bulkhead.limit,
-            )
-            for sid, e in self._servers.items()
-        )
+            view = None if q is None else QuarantineView(q.reason, q.remaining(now))
+            models.append(model_snapshot(state, view, self._ramp(state)))
+        servers = tuple(server_snapshot(e) for e in self._servers.values())
         return EngineSnapshot(tuple(models), servers, self._active_requests)
 
     async def aclose(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from steward.engine.backend import Backend
 from steward.engine.breaker import CircuitBreaker
@@ -38,7 +38,6 @@ class ModelState:
     health_reason: str = "no traffic or probe yet"
     last_error_kind: FailureKind | None = None
     last_error_detail: str | None = None
-    last_error_at: float | None = None
     truncation_at: float | None = None
     recovered_at: float | None = None
     in_flight: int = 0
@@ -47,7 +46,6 @@ class ModelState:
     listed: bool = True
     """False for a configured model its server has not listed yet (a placeholder, see Engine.chat)."""
     """The server was asked for this model's window since it (re)started; no need to ask per request."""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from steward.engine.metrics import MetricsSnapshot
+from steward.engine.registry import ModelState, ServerEntry
+from steward.engine.types import ModelInfo
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,46 @@ class EngineSnapshot:
 
     def model(self, key: str) -> ModelSnapshot | None:
         return next((m for m in self.models if m.key == key), None)
+
+
+def model_snapshot(state: ModelState, quarantine: QuarantineView | None, ramp: float) -> ModelSnapshot:
+    """What the UI and the gateway see of one model, copied out of the engine's live state."""
+    info = state.info or ModelInfo(state.ref.model)
+    return ModelSnapshot(
+        key=state.key,
+        server_id=state.ref.server_id,
+        model=state.ref.model,
+        health=state.health.value,
+        health_reason=state.health_reason,
+        breaker=state.breaker.state.value,
+        reopen_in_s=state.breaker.reopen_in(),
+        consecutive_failures=state.breaker.consecutive_failures,
+        trips=state.breaker.trips,
+        quarantine=quarantine,
+        metrics=state.metrics.snapshot(),
+        window=state.window,
+        trained_window=info.trained_context,
+        loaded=info.loaded,
+        vram_bytes=info.vram_bytes,
+        size_bytes=info.size_bytes,
+        quantization=info.quantization,
+        parameter_size=info.parameter_size,
+        capabilities=tuple(sorted(state.capabilities)),
+        last_error_kind=state.last_error_kind.value if state.last_error_kind else None,
+        last_error_detail=state.last_error_detail,
+        in_flight=state.in_flight,
+        ramp=ramp,
+    )
+
+
+def server_snapshot(entry: ServerEntry) -> ServerSnapshot:
+    probe = entry.last_probe
+    return ServerSnapshot(
+        server_id=entry.backend.server_id,
+        kind=entry.backend.kind,
+        state=probe.state.value if probe else "unknown",
+        detail=probe.detail if probe else "",
+        in_flight=entry.bulkhead.active,
+        queued=entry.bulkhead.queued,
+        limit=entry.bulkhead.limit,
+    )

@@ -1,4 +1,4 @@
-"""`python -m steward.gui.screenshots OUTDIR`: start the REAL app with the embedded servers, send one
+"""The screenshots `make screenshots` writes (via `python -m steward.screenshots OUTDIR`): start the REAL app with the embedded servers, send one
 real chat, and write a PNG of every page (dashboard.png, chat.png, ...) to OUTDIR.
 
 Config, data and logs go to a temporary directory so the user's settings and history are untouched;
@@ -15,6 +15,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from steward.gui.bridge import ServiceFactory
 
 PROMPT = "In two short sentences: why do local LLM servers need a watchdog?"
 SIZE = (1280, 820)
@@ -34,16 +38,16 @@ async def _wait(predicate: Callable[[], object], timeout: float, what: str) -> N
         await asyncio.sleep(0.1)
 
 
-async def capture(out: Path) -> list[Path]:
-    """Run the app, chat once, and save every page; returns the files written."""
+async def capture(out: Path, factory: ServiceFactory | None = None) -> list[Path]:
+    """Run the app on `factory` (default: embedded servers, no gateway), chat once, and save every
+    page; returns the files written."""
 
-    from steward.desktop import desktop_factory
     from steward.gui.app import build_window
+    from steward.gui.bridge import default_factory
     from steward.gui.pages.chat import ChatPage
     from steward.runtime import RuntimeOptions
 
-    # As the desktop app runs: the embedded servers and the gateway hosted in the service.
-    bridge, window = build_window(desktop_factory(RuntimeOptions(embedded=True, discover=False)))
+    bridge, window = build_window(factory or default_factory(RuntimeOptions(embedded=True, discover=False)))
     window.resize(*SIZE)
     window.show()
     bridge.start()
@@ -88,10 +92,12 @@ async def capture(out: Path) -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, factory: ServiceFactory | None = None) -> int:
+    """Write every page to OUTDIR (`make screenshots` runs `python -m steward.screenshots OUTDIR`,
+    which passes the desktop app's factory, gateway included)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m steward.gui.screenshots OUTDIR", file=sys.stderr)
+        print("usage: python -m steward.screenshots OUTDIR", file=sys.stderr)
         return 2
     out = Path(args[0]).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = make_loop(app)
         try:
             with loop:
-                written = loop.run_until_complete(capture(out))
+                written = loop.run_until_complete(capture(out, factory))
         except Exception as exc:
             print(f"screenshots failed: {exc}", file=sys.stderr)
             return 1
