@@ -21,6 +21,8 @@ from steward.gateway.errors import ApiError
 
 AUTO = "auto"
 DEFAULT_CHAIN = "chain:default"
+UNREACHABLE = frozenset({"connection_refused", "connect_timeout"})
+"""Failures that say the server is not there (until an answer or a probe says otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -86,4 +88,6 @@ def why_not_ready(model: ModelSnapshot, snapshot: EngineSnapshot) -> str | None:
     server = next((s for s in snapshot.servers if s.server_id == model.server_id), None)
     if server is not None and server.state == "down":
         return f"server down: {server.detail}" if server.detail else "server down"
+    if model.consecutive_failures and model.last_error_kind in UNREACHABLE:
+        return f"unreachable: its last attempt failed ({model.last_error_kind})"
     return None
