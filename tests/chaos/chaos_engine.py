@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import os
 import random
+import subprocess
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
@@ -124,7 +125,7 @@ async def _closing(events: AsyncIterator[EngineEvent]) -> AsyncGenerator[AsyncIt
 
 
 async def _one(engine: Engine, request: ChatRequest, chaos: Chaos, deadline_s: float) -> Outcome:
-    at_start = chaos.current
+    at_start, window = chaos.current, chaos.active
     cleared_kind, cleared_at = chaos.last_cleared
     started = time.monotonic()
     failures: list[tuple[str, str, str]] = []
@@ -140,12 +141,17 @@ async def _one(engine: Engine, request: ChatRequest, chaos: Chaos, deadline_s: f
         hung = True
     ended = time.monotonic()
     fault = at_start if at_start != "none" else chaos.current  # a fault that began mid-request counts
+    window = window or chaos.active
+    if window is not None:
+        window.requests += 1
     after = (cleared_kind, started - cleared_at)
     if isinstance(last, Completed):
         server = last.model.split("/")[0]
         if server == "primary":
             chaos.primary_answered(started, ended)
         bad = poisoned(last.text)
+        if window is not None:
+            window.poisoned += bad
         return Outcome(started, ended - started, fault, server, (), "", tuple(failures), bad, after=after)
     if isinstance(last, RequestFailed):
         kinds = tuple(k.value for k in last.kinds)
@@ -156,6 +162,18 @@ async def _one(engine: Engine, request: ChatRequest, chaos: Chaos, deadline_s: f
     return Outcome(
         started, ended - started, fault, None, ("hung",), detail, tuple(failures), hung=hung, after=after
     )
+
+
+def _tree() -> dict[str, object]:
+    """Which code ran: HEAD and the app files that differed from it (others edit the tree concurrently)."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "app/steward").splitlines()
+    return {"head": git("rev-parse", "--short", "HEAD"), "app_changes_not_committed": changed}
 
 
 def _profile(name: str, port: int) -> LlamaServerProfile:
@@ -290,6 +308,7 @@ async def test_soak_with_faults_on_the_primary(tmp_path: Path) -> None:
         "timeouts": vars(SETTINGS.timeouts),
         "breaker": vars(SETTINGS.breaker),
         "servers": "2 x llama-server (SmolLM2-135M Q4_1, -c 1024, -t 1, --parallel 2) under Steward's Supervisor",
+        "code": _tree(),
         "restart": "SIGKILL of the primary, restarted by steward.servers.supervisor.Supervisor on the same port",
     }
     summary = tally.summary(chaos.windows, leak_report, time.monotonic() - wall_started, config)

@@ -30,8 +30,10 @@ from tests.support.fault_proxy import (
     http_reply,
 )
 
-LOOP_PHRASES = ("I am stuck in a loop. ", "Hello! ", "<|im_end|>")
-"""What the looping server repeats: a sentence, a short phrase, and Gemma base's real endless `<|im_end|>`."""
+LOOPS = (("I am stuck in a loop. ",), ("Hello! ",), ("Hello", "!", " "), ("<|im_end|>",))
+"""What the looping server repeats, one SSE event per piece: a sentence, a short phrase (whole, or split into
+tokens as a model streams it), and Gemma base's real endless `<|im_end|>`."""
+LOOP_PHRASES = tuple("".join(pieces) for pieces in LOOPS)
 PARTIAL_MARK = "chaos-partial "
 """Text the broken server sends before its error event; it must never end up in an answer."""
 
@@ -75,13 +77,31 @@ FAULTS: dict[str, Callable[[random.Random], Fault | None]] = {
     "sse_error_event": lambda rng: Respond(
         _SSE_HEAD + _delta(PARTIAL_MARK) + _delta(PARTIAL_MARK) + _sse(_ERROR_EVENT)
     ),
-    "degenerate_loop": lambda rng: Respond(_SSE_HEAD, repeat=_delta(rng.choice(LOOP_PHRASES)), every_ms=5),
+    "degenerate_loop": lambda rng: Respond(
+        _SSE_HEAD, repeat=b"".join(_delta(piece) for piece in rng.choice(LOOPS)), every_ms=5
+    ),
     "sigkill": lambda rng: None,  # not a proxy fault: the process dies (see `Chaos._sigkill`)
     # Opt-in (STEWARD_CHAOS_FAULTS=slow_load): what llama-server answers while a big model loads after a
     # restart. Not in the default deck: it only bites when it lasts longer than the request deadline.
     "slow_load": lambda rng: Respond(http_reply(json.dumps(_LOADING).encode(), status=503)),
 }
 DEFAULT_KINDS = tuple(k for k in FAULTS if k != "slow_load")
+
+
+def describe(fault: Fault) -> str:
+    """One readable line for the fault log (a Respond says what it answers, not its raw bytes)."""
+    if not isinstance(fault, Respond):
+        return repr(fault)
+    if fault.repeat:
+        events = [e.removeprefix("data: ") for e in fault.repeat.decode().split("\n\n") if e]
+        pieces = [json.loads(e)["choices"][0]["delta"]["content"] for e in events]
+        return f"endless SSE stream repeating {pieces!r} (one event per piece)"
+    head, _, body = fault.data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/"):
+        ending = " ending in CRLFCRLF" if fault.data.endswith(b"\r\n\r\n") else ""
+        return f"{len(fault.data)} garbage bytes{ending}"
+    status = head.split(b"\r\n", 1)[0].decode()
+    return f"{status}: {' '.join(body.decode(errors='replace').split())[:150]}"
 
 
 @dataclass
@@ -98,6 +118,10 @@ class FaultWindow:
     """From the clear until a request started after it was answered by the primary."""
     censored: bool = False
     """The next fault began before the primary answered again (no recovery time measured)."""
+    requests: int = 0
+    """Requests started while it was active."""
+    poisoned: int = 0
+    """Of those, answered with the broken server's text."""
 
 
 @dataclass
@@ -114,6 +138,7 @@ class Chaos:
     """Per kind, the shortest time it lasts (a hang must outlast the first-token timeout to be one)."""
     windows: list[FaultWindow] = field(default_factory=list)
     current: str = "none"
+    active: FaultWindow | None = None
     last_cleared: tuple[str, float] = ("start", 0.0)
     """The kind that cleared last and when (monotonic): calm-phase failures are its aftermath."""
     _awaiting: FaultWindow | None = None
@@ -134,24 +159,24 @@ class Chaos:
                     self._awaiting = None
                 window = FaultWindow(kind, "", time.monotonic())
                 self.windows.append(window)
-                self.current = kind
+                self.current, self.active = kind, window
                 if kind == "sigkill":
                     await self._sigkill(window)
                 else:
                     fault = FAULTS[kind](self.rng)
                     assert fault is not None
-                    window.detail = repr(fault)[:120]
+                    window.detail = describe(fault)
                     await asyncio.to_thread(self.proxy.set_fault, fault)
                     hold = max(self.rng.uniform(*self.hold_s), self.min_hold_s.get(kind, 0.0))
                     await _wait(stop, hold)
                     await asyncio.to_thread(self.proxy.clear)
                 window.cleared = time.monotonic()
-                self.current = "none"
+                self.current, self.active = "none", None
                 self.last_cleared = (kind, window.cleared)
                 self._awaiting = window
         finally:
             await asyncio.to_thread(self.proxy.clear)
-            self.current = "none"
+            self.current, self.active = "none", None
 
     async def _sigkill(self, window: FaultWindow) -> None:
         """Kill the primary llama-server outright; the supervisor must bring it back on the same port."""

@@ -1,6 +1,7 @@
 """Minimal reproductions of the engine problems the chaos soak found (no llama-server needed).
 
     .venv/bin/python -m tests.chaos.repro loop      # a short endless loop comes back as the answer
+    .venv/bin/python -m tests.chaos.repro loop-split  # the same loop streamed as tokens "Hello", "!", " "
     .venv/bin/python -m tests.chaos.repro loading   # a primary stuck loading: the request dies at its
                                                     # deadline while the fallback could answer at once
 
@@ -35,6 +36,7 @@ def _chunk(text: str | None, finish: str | None = None) -> bytes:
 
 GOOD = _SSE + _chunk("Yes.") + _chunk(None, "stop") + b"data: [DONE]\n\n"
 LOOP = Respond(_SSE, repeat=_chunk("Hello! "), every_ms=5)
+LOOP_SPLIT = Respond(_SSE, repeat=_chunk("Hello") + _chunk("!") + _chunk(" "), every_ms=5)
 LOADING = Respond(
     http_reply(b'{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}', status=503)
 )
@@ -70,8 +72,8 @@ async def run(primary_fault: Respond, settings: EngineSettings) -> None:
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "loop"
-    if which == "loop":
-        asyncio.run(run(LOOP, EngineSettings()))
+    if which.startswith("loop"):
+        asyncio.run(run(LOOP_SPLIT if which == "loop-split" else LOOP, EngineSettings()))
     else:
         deadline = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
         timeouts = replace(TimeoutSettings(), request_deadline_s=deadline)
