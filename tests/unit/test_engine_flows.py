@@ -302,7 +302,7 @@ async def test_degenerate_output_is_cut_and_falls_back(fake_clock: FakeClock) ->
 
 
 async def test_model_loading_waits_and_retries_without_counting_a_failure(fake_clock: FakeClock) -> None:
-    engine, backends = build(fake_clock)
+    engine, backends = build(fake_clock, servers=("a",))  # nothing else could answer meanwhile
     backends["a"].script("m", fail(FailureKind.MODEL_LOADING, tokens=()), ok("warm"))
     events = await run(engine, fake_clock)
     assert "ModelLoading" in kinds(events)

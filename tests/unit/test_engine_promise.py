@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from tests.support.fake_backend import FakeBackend, Step, ok
+from tests.support.fake_backend import FakeBackend, Step, fail, ok
 from tests.support.fake_clock import FakeClock
 
 from steward.engine.context import ContextManager, engine_summarizer
@@ -16,6 +16,7 @@ from steward.engine.events import (
     Completed,
     ContextFitted,
     EngineEvent,
+    FallbackChosen,
     RequestFailed,
     RequestStarted,
 )
@@ -255,3 +256,42 @@ async def test_summary_is_written_on_a_single_slot_server(fake_clock: FakeClock)
     assert fitted.summary == "A short summary"
     assert isinstance(events[-1], Completed)
     assert fake_clock.now() == 1000.0  # no queue timeout was waited
+
+
+async def test_a_loading_first_choice_hands_over_at_once_when_another_model_can_answer(
+    fake_clock: FakeClock,
+) -> None:
+    engine = engine_with(fake_clock)
+    warming = server(engine, fake_clock, "warm")
+    warming.script("m", fail(FailureKind.MODEL_LOADING, detail="Loading model"))
+    server(engine, fake_clock, "back")
+    engine.set_fallback_chain(["warm/m", "back/m"])
+    events = await ask(engine, fake_clock, ChatRequest(HELLO, model="warm/m"))
+    failed = of(events, AttemptFailed)[0]
+    assert (
+        isinstance(failed, AttemptFailed)
+        and failed.kind is FailureKind.MODEL_LOADING
+        and not failed.will_retry
+    )
+    chosen = of(events, FallbackChosen)[0]
+    assert isinstance(chosen, FallbackChosen) and "still loading" in chosen.reason
+    assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
+    assert fake_clock.now() == 1000.0  # no warm-up wait while another model could answer
+    state = engine.model("warm/m")
+    assert state is not None and state.breaker.consecutive_failures == 0  # loading is not a failure
+
+
+async def test_a_short_endless_loop_cut_at_max_tokens_is_degenerate_not_an_answer(
+    fake_clock: FakeClock,
+) -> None:
+    engine = engine_with(fake_clock)
+    looping = server(engine, fake_clock, "loop")
+    looping.script("m", Step(repeat="Hello! "))
+    server(engine, fake_clock, "back")
+    engine.set_fallback_chain(["loop/m", "back/m"])
+    request = ChatRequest(HELLO, model="loop/m", params=GenerationParams(max_tokens=8))
+    events = await ask(engine, fake_clock, request)
+    failed = of(events, AttemptFailed)[0]
+    assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
+    assert "ran past max_tokens repeating 'Hello!'" in failed.detail
+    assert isinstance(events[-1], Completed) and events[-1].model == "back/m"

@@ -97,6 +97,8 @@ async def stream_attempt(
                 if detector.feed(chunk.text):
                     raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe())
                 if cap is not None and text_chunks >= cap:
+                    if detector.runs_in_circles(text_chunks):
+                        raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe_cut(text_chunks))
                     note = (
                         f"cut by Steward at max_tokens {params.max_tokens}: the server went on "
                         f"past it ({text_chunks} chunks)"

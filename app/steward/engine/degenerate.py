@@ -99,6 +99,14 @@ class DegenerateDetector:
             return True
         return False
 
+    def runs_in_circles(self, chunks: int) -> bool:
+        """For a stream Steward had to cut at max_tokens: True when it was mostly one repeated chunk
+        (a short endless loop the count thresholds above never saw the end of)."""
+        return self._last is not None and self._run * 2 >= chunks
+
+    def describe_cut(self, chunks: int) -> str:
+        return f"the model ran past max_tokens repeating {self._last!r} ({self._run} of {chunks} chunks)"
+
     def describe(self) -> str:
         """One line for the failure detail."""
         shown = (

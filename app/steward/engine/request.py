@@ -233,6 +233,8 @@ class RequestRun:
         if self.active:
             return False  # a hedge is still running; let it answer
         reason = f"{attempt.state.key} failed ({error.kind.value}): {error.detail}"
+        if error.kind is FailureKind.MODEL_LOADING:
+            reason = f"{attempt.state.key} is still loading ({error.detail}): another model answers meanwhile"
         if self._start_next(reason=reason, from_model=attempt.state.key):
             return False
         self._fail_no_candidates()
@@ -420,7 +422,11 @@ class RequestRun:
                 now = env.clock.now()
                 if error.kind is FailureKind.MODEL_LOADING:
                     loading_since = loading_since if loading_since is not None else now
-                    will_retry = now - loading_since < s.timeouts.model_loading_wait_s
+                    # Warm-up is waited for only when no other model could answer meanwhile.
+                    will_retry = (
+                        now - loading_since < s.timeouts.model_loading_wait_s
+                        and not self._ready_alternative()
+                    )
                 else:
                     will_retry = policy.retry_same and retries < s.retry.max_retries_same_model
                 will_retry = will_retry and now < self.deadline
@@ -512,6 +518,10 @@ class RequestRun:
         finally:
             state.in_flight -= 1
             bulkhead.release()
+
+    def _ready_alternative(self) -> bool:
+        """Another candidate that could take over now (not skipped, budget left)."""
+        return self._budget_left() and any(self.env.skip_reason(m) is None for m in self.pending)
 
     async def _wait_loaded(self, state: ModelState, since: float) -> None:
         """Poll the server's probe until the model is up (or the loading wait is over)."""
