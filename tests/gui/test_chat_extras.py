@@ -33,6 +33,8 @@ def test_long_stored_conversation_shows_the_fit_notice_and_show_reveals_the_drop
         role = "user" if index % 2 == 0 else "assistant"
         store.append_message(StoredMessage(session, role, text, time.time()))
     page = chat_page(h)
+    store.flush()  # the session was written behind the app's back: list the sessions again
+    page.refresh_sessions()
     wait_until(h.loop, lambda: session in page.sessions.ids())
     page.open_session(session)
     wait_until(h.loop, lambda: len(page.history) == len(turns))
