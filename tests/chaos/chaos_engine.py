@@ -3,20 +3,20 @@
 The primary is a REAL llama-server (SmolLM2) run by Steward's own `Supervisor` behind a `FaultProxy`; the
 fallback is a second real llama-server that stays healthy. A schedule (tests/chaos/faults.py) switches faults
 on and off: refused, hung, cut mid-stream, TCP reset, garbage instead of HTTP, a 200 carrying an error body,
-an SSE error event after a partial answer, an endless SSE loop, and a SIGKILL of the primary process followed
-by the supervisor's restart. Several clients send requests pinned to the primary with the fallback as its
-chain, each with a deadline. The engine is composed as `Runtime.start` composes it (ContextManager fitter,
-health monitor running, backends from `make_backend` with the probe timeout as `aux_s` and the httpx read
-timeout as a safety net above the engine's own timeouts).
+an SSE error event after a partial answer, an endless SSE loop, a SIGKILL of the primary process followed by
+the supervisor's restart, and 503 "Loading model" (a big model loading). Several clients send requests pinned
+to the primary with the fallback as its chain, each with a deadline. The engine is composed as
+`Runtime.start` composes it (ContextManager fitter, health monitor running, backends from `make_backend` with
+the probe timeout as `aux_s` and the httpx read timeout as a safety net above the engine's own timeouts).
 
 Targets: >= 99.9 % answered, no request past its deadline, nothing leaked (sockets, llama-server processes,
 tasks), and no poisoned answer (a loop or a pre-error partial from the broken server returned as the answer).
 The table is printed and written to tests/chaos/results/soak.json.
 
 Knobs (environment): STEWARD_CHAOS_REQUESTS (10000), STEWARD_CHAOS_CLIENTS (4), STEWARD_CHAOS_MAX_TOKENS (8),
-STEWARD_CHAOS_SEED (7), STEWARD_CHAOS_FAULTS (comma-separated kinds; default the nine above, `slow_load` is
-opt-in), STEWARD_CHAOS_HOLD_S ("3,8": how long each fault lasts), STEWARD_CHAOS_CALM_S ("10,16": the calm
-between faults), STEWARD_CHAOS_TIMEOUT (pytest timeout, s). Replay one kind, e.g.:
+STEWARD_CHAOS_SEED (7), STEWARD_CHAOS_FAULTS (comma-separated kinds, default all ten), STEWARD_CHAOS_HOLD_S
+("3,8": how long each fault lasts), STEWARD_CHAOS_CALM_S ("10,16": the calm between faults),
+STEWARD_CHAOS_TIMEOUT (pytest timeout, s). Replay one kind, e.g.:
 `STEWARD_CHAOS_FAULTS=degenerate_loop STEWARD_CHAOS_REQUESTS=800 make chaos`.
 """
 

@@ -30,9 +30,9 @@ from tests.support.fault_proxy import (
     http_reply,
 )
 
-LOOPS = (("I am stuck in a loop. ",), ("Hello! ",), ("Hello", "!", " "), ("<|im_end|>",))
-"""What the looping server repeats, one SSE event per piece: a sentence, a short phrase (whole, or split into
-tokens as a model streams it), and Gemma base's real endless `<|im_end|>`."""
+LOOPS = (("Hello", "!", " "), ("<|im_end|>",), ("I am stuck in a loop. ",), ("Hello! ",))
+"""What the looping server repeats, in turn, one SSE event per piece: a short phrase split into tokens as a
+model streams it, Gemma base's real endless `<|im_end|>`, a sentence, and the short phrase whole."""
 LOOP_PHRASES = tuple("".join(pieces) for pieces in LOOPS)
 PARTIAL_MARK = "chaos-partial "
 """Text the broken server sends before its error event; it must never end up in an answer."""
@@ -61,31 +61,32 @@ _LOADING = {"error": {"code": 503, "message": "Loading model", "type": "unavaila
 _ERROR_EVENT = {"error": {"code": 500, "message": "chaos: error event mid-stream", "type": "server_error"}}
 
 
-def _garbage(rng: random.Random) -> Fault:
+def _garbage(rng: random.Random, n: int) -> Fault:
     """Random bytes; half the time ending like an HTTP head, so the client parses it instead of waiting."""
     junk = rng.randbytes(rng.randint(16, 400))
     return Respond(junk + b"\r\n\r\n" if rng.random() < 0.5 else junk)
 
 
-FAULTS: dict[str, Callable[[random.Random], Fault | None]] = {
-    "refuse": lambda rng: Down(),
-    "hang": lambda rng: Timeout(),
-    "cut_mid_stream": lambda rng: LimitData(rng.randint(300, 1500)),
-    "tcp_reset": lambda rng: ResetPeer(after_ms=rng.uniform(0, 300)),
+FAULTS: dict[str, Callable[[random.Random, int], Fault | None]] = {
+    # Each builds the fault for the n-th time its kind comes up (0, 1, ...).
+    "refuse": lambda rng, n: Down(),
+    "hang": lambda rng, n: Timeout(),
+    "cut_mid_stream": lambda rng, n: LimitData(rng.randint(300, 1500)),
+    "tcp_reset": lambda rng, n: ResetPeer(after_ms=rng.uniform(0, 300)),
     "garbage": _garbage,
-    "http200_error_body": lambda rng: Respond(http_reply(json.dumps(_ERROR_BODY).encode())),
-    "sse_error_event": lambda rng: Respond(
+    "http200_error_body": lambda rng, n: Respond(http_reply(json.dumps(_ERROR_BODY).encode())),
+    "sse_error_event": lambda rng, n: Respond(
         _SSE_HEAD + _delta(PARTIAL_MARK) + _delta(PARTIAL_MARK) + _sse(_ERROR_EVENT)
     ),
-    "degenerate_loop": lambda rng: Respond(
-        _SSE_HEAD, repeat=b"".join(_delta(piece) for piece in rng.choice(LOOPS)), every_ms=5
+    "degenerate_loop": lambda rng, n: Respond(
+        _SSE_HEAD, repeat=b"".join(_delta(piece) for piece in LOOPS[n % len(LOOPS)]), every_ms=5
     ),
-    "sigkill": lambda rng: None,  # not a proxy fault: the process dies (see `Chaos._sigkill`)
-    # Opt-in (STEWARD_CHAOS_FAULTS=slow_load): what llama-server answers while a big model loads after a
-    # restart. Not in the default deck: it only bites when it lasts longer than the request deadline.
-    "slow_load": lambda rng: Respond(http_reply(json.dumps(_LOADING).encode(), status=503)),
+    "sigkill": lambda rng, n: None,  # not a proxy fault: the process dies (see `Chaos._sigkill`)
+    # What llama-server answers while a big model loads after a restart. Before abbf280 a request waited
+    # for it (up to model_loading_wait_s, or died at its deadline) though the fallback could answer.
+    "slow_load": lambda rng, n: Respond(http_reply(json.dumps(_LOADING).encode(), status=503)),
 }
-DEFAULT_KINDS = tuple(k for k in FAULTS if k != "slow_load")
+DEFAULT_KINDS = tuple(FAULTS)
 
 
 def describe(fault: Fault) -> str:
@@ -143,6 +144,7 @@ class Chaos:
     """The kind that cleared last and when (monotonic): calm-phase failures are its aftermath."""
     _awaiting: FaultWindow | None = None
     _deck: list[str] = field(default_factory=list)
+    _seen: dict[str, int] = field(default_factory=dict)
 
     def next_kind(self) -> str:
         if not self._deck:
@@ -163,7 +165,8 @@ class Chaos:
                 if kind == "sigkill":
                     await self._sigkill(window)
                 else:
-                    fault = FAULTS[kind](self.rng)
+                    fault = FAULTS[kind](self.rng, self._seen.get(kind, 0))
+                    self._seen[kind] = self._seen.get(kind, 0) + 1
                     assert fault is not None
                     window.detail = describe(fault)
                     await asyncio.to_thread(self.proxy.set_fault, fault)
