@@ -293,5 +293,30 @@ async def test_a_short_endless_loop_cut_at_max_tokens_is_degenerate_not_an_answe
     events = await ask(engine, fake_clock, request)
     failed = of(events, AttemptFailed)[0]
     assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
-    assert "ran past max_tokens repeating 'Hello!'" in failed.detail
+    assert "ran past max_tokens going round in circles (1 different chunks out of 16" in failed.detail
     assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
+
+
+async def test_a_short_loop_split_into_tokens_cut_at_max_tokens_is_degenerate(fake_clock: FakeClock) -> None:
+    engine = engine_with(fake_clock)
+    looping = server(engine, fake_clock, "loop")
+    looping.script("m", Step(tokens=("Hello", "!", " ") * 400))  # runs past max_tokens, never stops itself
+    server(engine, fake_clock, "back")
+    engine.set_fallback_chain(["loop/m", "back/m"])
+    request = ChatRequest(HELLO, model="loop/m", params=GenerationParams(max_tokens=8))
+    events = await ask(engine, fake_clock, request)
+    failed = of(events, AttemptFailed)[0]
+    assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
+    assert "3 different chunks out of 16" in failed.detail
+    assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
+
+
+async def test_a_varied_reply_cut_at_max_tokens_is_kept_and_said(fake_clock: FakeClock) -> None:
+    engine = engine_with(fake_clock)
+    chatty = server(engine, fake_clock, "chatty")
+    chatty.script("m", Step(endless=True))  # " w0", " w1", … never repeats, never stops
+    events = await ask(
+        engine, fake_clock, ChatRequest(HELLO, model="chatty/m", params=GenerationParams(max_tokens=8))
+    )
+    done = events[-1]
+    assert isinstance(done, Completed) and done.finish_reason == "length" and done.note

@@ -23,6 +23,7 @@ from steward.engine.settings import DegenerateSettings
 
 CHECK_EVERY = 16  # characters of new text between two periodic checks
 COMPRESS_EVERY = 128  # characters of new text between two compression checks
+DISTINCT_LIMIT = 4096  # distinct chunks remembered (only a short cut stream is judged by them)
 
 
 class DegenerateDetector:
@@ -39,6 +40,7 @@ class DegenerateDetector:
         periodic = max(self._min_span, self._max_period * self._min_repeats) + self._max_period
         self._keep = max(periodic, self._window)
         self._since_compress = 0
+        self._distinct: set[str] = set()
         self._last: str | None = None
         self._run = 0
         self._tail = ""
@@ -49,6 +51,8 @@ class DegenerateDetector:
 
     def feed(self, chunk: str) -> bool:
         """Add a chunk; True when the output has become degenerate."""
+        if len(self._distinct) <= DISTINCT_LIMIT:
+            self._distinct.add(chunk)
         return self._same_chunk(chunk) or self._periodic_tail(chunk) or self._compressible_tail(chunk)
 
     def _same_chunk(self, chunk: str) -> bool:
@@ -100,12 +104,16 @@ class DegenerateDetector:
         return False
 
     def runs_in_circles(self, chunks: int) -> bool:
-        """For a stream Steward had to cut at max_tokens: True when it was mostly one repeated chunk
-        (a short endless loop the count thresholds above never saw the end of)."""
-        return self._last is not None and self._run * 2 >= chunks
+        """For a stream Steward had to cut at max_tokens: True when it went round in a short circle
+        the thresholds above never saw the end of — mostly one repeated chunk, or only a handful of
+        different chunks ("Hello", "!", " ", "Hello", …; a real answer rarely repeats a quarter)."""
+        if self._last is not None and self._run * 2 >= chunks:
+            return True
+        return len(self._distinct) * 4 <= chunks
 
     def describe_cut(self, chunks: int) -> str:
-        return f"the model ran past max_tokens repeating {self._last!r} ({self._run} of {chunks} chunks)"
+        shown = sorted(self._distinct)[:4]
+        return f"the model ran past max_tokens going round in circles ({len(self._distinct)} different chunks out of {chunks}: {shown})"
 
     def describe(self) -> str:
         """One line for the failure detail."""
