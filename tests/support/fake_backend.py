@@ -38,6 +38,7 @@ class Step:
     detail: str = "scripted failure"
     n_ctx: int | None = None
     endless: bool = False
+    finish: str = "stop"
 
 
 def ok(*tokens: str, first_delay: float = 0.0, token_delay: float = 0.0) -> Step:
@@ -146,7 +147,7 @@ class FakeBackend:
                 raise BackendError(step.fail, step.detail, n_ctx=step.n_ctx)
             yield StreamChunk(
                 done=True,
-                finish_reason="stop",
+                finish_reason=step.finish,
                 usage=Usage(prompt_tokens=step.prompt_tokens, completion_tokens=len(step.tokens)),
             )
         finally:

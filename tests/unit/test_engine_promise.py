@@ -293,7 +293,7 @@ async def test_a_short_endless_loop_cut_at_max_tokens_is_degenerate_not_an_answe
     events = await ask(engine, fake_clock, request)
     failed = of(events, AttemptFailed)[0]
     assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
-    assert "ran past max_tokens going round in circles (1 different chunks out of 16" in failed.detail
+    assert "hit max_tokens going round in circles (1 different chunks out of 16" in failed.detail
     assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
 
 
@@ -320,3 +320,20 @@ async def test_a_varied_reply_cut_at_max_tokens_is_kept_and_said(fake_clock: Fak
     )
     done = events[-1]
     assert isinstance(done, Completed) and done.finish_reason == "length" and done.note
+
+
+async def test_a_loop_the_server_itself_stops_at_max_tokens_is_degenerate(fake_clock: FakeClock) -> None:
+    engine = engine_with(fake_clock)
+    looping = server(engine, fake_clock, "loop")
+    # A real server honouring max_tokens 8 stops the loop itself, with finish_reason "length".
+    looping.script("m", Step(tokens=("the", " the") * 4, finish="length"), Step(tokens=("the",) * 8))
+    server(engine, fake_clock, "back")
+    engine.set_fallback_chain(["loop/m", "back/m"])
+    request = ChatRequest(HELLO, model="loop/m", params=GenerationParams(max_tokens=8))
+    events = await ask(engine, fake_clock, request)
+    failed = of(events, AttemptFailed)[0]
+    assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
+    assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
+    # The same words ending by themselves ("stop") are a short answer, however odd: it stands.
+    events = await ask(engine, fake_clock, request)
+    assert isinstance(events[-1], Completed) and events[-1].model == "loop/m"

@@ -16,6 +16,10 @@ from steward.engine.settings import DegenerateSettings, TimeoutSettings
 from steward.engine.types import ChatMessage, GenerationParams, StreamChunk, Timings, Usage
 
 
+MIN_CIRCLE_CHUNKS = 8
+"""Fewer chunks than this are too short to call a loop."""
+
+
 @dataclass
 class AttemptResult:
     """What one finished attempt produced (successful; failures raise `BackendError`)."""
@@ -97,8 +101,6 @@ async def stream_attempt(
                 if detector.feed(chunk.text):
                     raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe())
                 if cap is not None and text_chunks >= cap:
-                    if detector.runs_in_circles(text_chunks):
-                        raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe_cut(text_chunks))
                     note = (
                         f"cut by Steward at max_tokens {params.max_tokens}: the server went on "
                         f"past it ({text_chunks} chunks)"
@@ -108,6 +110,11 @@ async def stream_attempt(
             if chunk.done:
                 final = chunk
                 break
+        if final is not None and final.finish_reason == "length" and text_chunks >= MIN_CIRCLE_CHUNKS:
+            # Stopped by the length limit (the server's or Steward's) while going round in a short
+            # circle: a loop the thresholds could not see the end of, not an answer.
+            if detector.runs_in_circles(text_chunks):
+                raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe_cut(text_chunks))
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:

@@ -113,7 +113,7 @@ class DegenerateDetector:
 
     def describe_cut(self, chunks: int) -> str:
         shown = sorted(self._distinct)[:4]
-        return f"the model ran past max_tokens going round in circles ({len(self._distinct)} different chunks out of {chunks}: {shown})"
+        return f"the reply hit max_tokens going round in circles ({len(self._distinct)} different chunks out of {chunks}: {shown})"
 
     def describe(self) -> str:
         """One line for the failure detail."""
