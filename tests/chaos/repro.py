@@ -1,9 +1,11 @@
 """Minimal reproductions of the engine problems the chaos soak found (no llama-server needed).
 
-    .venv/bin/python -m tests.chaos.repro loop      # a short endless loop comes back as the answer
-    .venv/bin/python -m tests.chaos.repro loop-split  # the same loop streamed as tokens "Hello", "!", " "
-    .venv/bin/python -m tests.chaos.repro loading   # a primary stuck loading: the request dies at its
-                                                    # deadline while the fallback could answer at once
+    .venv/bin/python -m tests.chaos.repro loop        # a short endless loop ("Hello! " per event): was
+                                                      # returned as the answer; caught since abbf280
+    .venv/bin/python -m tests.chaos.repro loop-split  # the same loop streamed as tokens "Hello", "!", " ":
+                                                      # still returned as the answer at 0bca1a1
+    .venv/bin/python -m tests.chaos.repro loading     # a primary stuck loading held the request until its
+                                                      # deadline (fallback idle); hands over since abbf280
 
 Both servers are `FaultProxy` `Respond` faults (canned bytes, no upstream): the primary misbehaves, the
 fallback answers "Yes." correctly. Prints every event of one request.
