@@ -190,3 +190,18 @@ async def test_a_client_going_away_mid_stream_frees_the_model(gw: Running) -> No
     async with gw.client() as client:
         again = await client.post("/v1/chat/completions", json={"messages": QUESTION, "max_tokens": 4})
     assert again.status_code == 200
+
+
+async def test_the_pure_python_h11_protocol_streams_the_same(
+    tmp_path: Path, llama_small: LlamaServer
+) -> None:
+    """uvicorn's h11 protocol is the fallback when httptools is not installed."""
+    settings = settings_for({"small": llama_small.url}, routing={"default_model": f"small/{MODEL}"})
+    async with serving(tmp_path, settings, http="h11") as running:
+        assert running.gateway.http.__name__ == "H11Protocol"
+        stream = await sdk(running).chat.completions.create(
+            model="auto", messages=QUESTION, max_tokens=4, stream=True, stream_options={"include_usage": True}
+        )
+        chunks = [chunk async for chunk in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
+    assert chunks[-1].usage is not None

@@ -58,7 +58,7 @@ def settings_for(endpoints: dict[str, str], **groups: Any) -> Settings:
 
 
 @asynccontextmanager
-async def serving(tmp_path: Path, settings: Settings) -> AsyncIterator[Running]:
+async def serving(tmp_path: Path, settings: Settings, http: str = "auto") -> AsyncIterator[Running]:
     """The service (no store, no discovery, no embedded servers) and its gateway on a free port."""
     options = RuntimeOptions(
         settings=settings,
@@ -69,7 +69,7 @@ async def serving(tmp_path: Path, settings: Settings) -> AsyncIterator[Running]:
         health_monitor=False,
     )
     service = await StewardService.start(options)
-    gateway = Gateway(service, port=0)
+    gateway = Gateway(service, port=0, http=http)  # type: ignore[arg-type]
     try:
         await gateway.start()
         yield Running(service, gateway)

@@ -6,6 +6,7 @@ The service is a fake that plays scripted engine event streams and records the r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -50,9 +51,11 @@ def died(model: str, attempt: int, partial: str) -> list[EngineEvent]:
 
 
 class FakeService:
-    """Plays one scripted event list per `ask`, in order; records requests and closed streams."""
+    """Plays one scripted event list per `ask`, in order, one event per loop turn (as a stream
+    arrives) or, with `burst`, all at once; records requests and closed streams."""
 
-    def __init__(self, *scripts: Sequence[EngineEvent]) -> None:
+    def __init__(self, *scripts: Sequence[EngineEvent], burst: bool = False) -> None:
+        self.burst = burst
         self.scripts = [list(s) for s in scripts]
         self.requests: list[ChatRequest] = []
         self.closed = 0
@@ -69,6 +72,8 @@ class FakeService:
             try:
                 for event in script:
                     yield event
+                    if not self.burst:
+                        await asyncio.sleep(0)
             finally:
                 self.closed += 1
 
@@ -211,6 +216,14 @@ async def test_a_failed_request_before_any_token() -> None:
     relay = relay_for(FakeService([started(A), failed]))
     await relay.open()
     assert relay.model is None and relay.failed is failed
+
+
+async def test_tokens_that_arrived_together_go_out_as_one_piece() -> None:
+    script = [started(A), token(A, "a"), token(A, "b"), token(A, "c"), done(A, "abc")]
+    relay = relay_for(FakeService(script, burst=True))
+    assert await texts(relay) == ["abc"], "one delta, one write, when the client is behind"
+    relay = relay_for(FakeService(script))
+    assert await texts(relay) == ["a", "b", "c"], "never held back to wait for more"
 
 
 async def test_closing_early_closes_the_engine_stream() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from steward.gateway.wire import SSE_DONE, ndjson, sse_comment, sse_data
@@ -47,3 +48,79 @@ def test_ndjson_is_one_line_per_object() -> None:
     line = ndjson({"message": {"content": "two\nlines"}, "done": False})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line) == {"message": {"content": "two\nlines"}, "done": False}
+
+
+def test_delta_frames_are_the_bytes_of_a_full_chunk() -> None:
+    from steward.gateway.openai_api import DeltaFrames, chunk
+
+    for model in ("small/m", 'odd "name" «ü»', "@@steward-delta@@"):
+        frames = DeltaFrames("chatcmpl-1", 1700000000, model)
+        for text in ("hi", "", 'quote " and \\ slash', "line\nbreak", "«ü» 😀", "@@steward-delta@@"):
+            assert frames.content(text) == sse_data(chunk("chatcmpl-1", 1700000000, model, {"content": text}))
+
+
+async def test_the_last_piece_ends_the_body_in_the_same_message() -> None:
+    from collections.abc import AsyncGenerator
+    from typing import Any
+
+    from steward.gateway.streaming import Last, StreamResponse
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        yield b"a"
+        yield Last(b"b")
+        yield b"never sent"
+
+    sent: list[dict[str, Any]] = []
+    cleaned: list[bool] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client never leaves
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def cleanup() -> None:
+        cleaned.append(True)
+
+    response = StreamResponse(
+        body(), headers={"x-steward-model": "m"}, media_type="text/event-stream", cleanup=cleanup
+    )
+    await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
+    assert [(m.get("body"), m.get("more_body")) for m in sent[1:]] == [(b"a", True), (b"b", False)]
+    assert (b"x-steward-model", b"m") in sent[0]["headers"] and cleaned == [True]
+
+
+async def test_a_client_that_leaves_cancels_the_stream_and_cleans_up() -> None:
+    from collections.abc import AsyncGenerator
+    from typing import Any
+
+    from steward.gateway.streaming import StreamResponse
+
+    waiting = asyncio.Event()
+    closed: list[str] = []
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        try:
+            yield b"first"
+            waiting.set()
+            await asyncio.Event().wait()  # the engine waits for a token that never comes
+            yield b"never"
+        finally:
+            closed.append("generator")
+
+    async def receive() -> dict[str, Any]:
+        await waiting.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def cleanup() -> None:
+        closed.append("relay")
+
+    response = StreamResponse(body(), headers={}, media_type="text/event-stream", cleanup=cleanup)
+    await asyncio.wait_for(response({"type": "http"}, receive, send), 5)  # type: ignore[arg-type]
+    assert closed == ["generator", "relay"]
+    current = asyncio.current_task()
+    assert current is not None and not current.cancelling(), "the handler's task is not left cancelled"

@@ -37,7 +37,8 @@ def new_relay(service: StewardService, ask: ChatAsk, headers: Mapping[str, str])
     """The relay for `ask`: model resolved (404 when unknown), `x-steward-strategy` and
     `x-steward-fallback: off` applied, sampling carried; 400 for a bad header value."""
     settings = service.settings
-    model = resolve(ask.model, service.snapshot(), settings)
+    engine = service.runtime.engine  # a dictionary look-up; the service has no cheaper way to ask
+    model = resolve(ask.model, settings, lambda key: engine.model(key) is not None, service.snapshot)
     strategy = headers.get("x-steward-strategy") or None
     fallback = headers.get("x-steward-fallback", "").strip().lower() not in _OFF
     try:

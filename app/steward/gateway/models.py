@@ -13,6 +13,7 @@ key — of those that can answer now, else of all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from steward.config import Settings
@@ -45,8 +46,17 @@ def offers(snapshot: EngineSnapshot, settings: Settings) -> list[Offer]:
     return listed
 
 
-def resolve(asked: str | None, snapshot: EngineSnapshot, settings: Settings) -> str:
-    """The engine's model for `asked` ("auto" or a key); 404 for a model nobody offers."""
+def resolve(
+    asked: str | None,
+    settings: Settings,
+    known: Callable[[str], bool],
+    snapshot: Callable[[], EngineSnapshot],
+) -> str:
+    """The engine's model for `asked` ("auto" or a key); 404 for a model nobody offers.
+
+    `known(key)` is a cheap look-up; the snapshot (not free: it summarizes every model's metrics)
+    is taken only for a bare model name.
+    """
     routing = settings.routing
     if asked is None:
         return routing.default_model
@@ -58,16 +68,16 @@ def resolve(asked: str | None, snapshot: EngineSnapshot, settings: Settings) -> 
                 404, "no fallback chain is configured (routing.fallback_chain)", code="model_not_found"
             )
         return routing.fallback_chain[0]
-    keys = {m.key for m in snapshot.models}
-    if asked in keys or asked in routing.fallback_chain or asked == routing.default_model:
+    if asked in routing.fallback_chain or asked == routing.default_model or known(asked):
         return asked  # configured keys count even while their server is down: the chain answers
+    snap = snapshot()
     preferred = [routing.default_model, *routing.fallback_chain]
     named = sorted(
-        (m for m in snapshot.models if m.model in (asked, f"{asked}:latest")),
+        (m for m in snap.models if m.model in (asked, f"{asked}:latest")),
         key=lambda m: (preferred.index(m.key) if m.key in preferred else len(preferred), m.key),
     )
     if named:
-        ready = [m for m in named if why_not_ready(m, snapshot) is None]
+        ready = [m for m in named if why_not_ready(m, snap) is None]
         return (ready or named)[0].key
     raise ApiError(
         404,

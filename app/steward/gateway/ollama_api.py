@@ -24,7 +24,7 @@ from steward.gateway.context import GatewayContext
 from steward.gateway.models import offers
 from steward.gateway.parse import ChatAsk, parse_ollama
 from steward.gateway.relay import Handover, Relay
-from steward.gateway.streaming import json_response
+from steward.gateway.streaming import Last, json_response
 from steward.gateway.wire import NDJSON_MEDIA_TYPE, ndjson
 
 OLLAMA_API_VERSION = "0.9.0"
@@ -88,10 +88,12 @@ async def ndjson_stream(
             yield ndjson(_line(model, piece))
     if relay.error is not None or relay.completed is None:
         outcome.value = "incomplete"
-        yield ndjson({"error": relay.error or "the answer ended unexpectedly", "steward": relay.steward()})
+        yield Last(
+            ndjson({"error": relay.error or "the answer ended unexpectedly", "steward": relay.steward()})
+        )
         return
     outcome.value = "continued" if relay.handovers else "answered"
-    yield ndjson(_final(relay, started, ""))
+    yield Last(ndjson(_final(relay, started, "")))
 
 
 def _created_at() -> str:

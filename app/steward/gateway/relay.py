@@ -34,6 +34,7 @@ from steward.engine.events import (
 )
 from steward.engine.request import ChatRequest
 from steward.engine.types import ChatMessage
+from steward.gateway.pump import EventPump
 from steward.service import StewardService
 
 MAX_HANDOVERS = 3
@@ -134,7 +135,8 @@ class Relay:
         """Set when a stream ended without a complete answer after tokens were sent."""
         self.sent: list[str] = []
         self._earlier_chunks = 0
-        self._events: AsyncIterator[EngineEvent] | None = None
+        self._pump: EventPump | None = None
+        self._lookahead: EngineEvent | None = None
         self._first: Token | None = None
         self._winner: int | None = None
         self._started: dict[int, tuple[str, float]] = {}
@@ -144,13 +146,13 @@ class Relay:
 
     async def open(self) -> None:
         """Run until the first token or the end; then `model` (or `failed`) is known."""
-        self._events = self._service.ask(self.request).__aiter__()
+        self._ask(self.request)
         await self._until_first()
 
     async def wait(self) -> None:
         """Run to the end (no client has seen a token: the engine's fallback is invisible)."""
-        if self._events is None:
-            self._events = self._service.ask(self.request).__aiter__()
+        if self._pump is None:
+            self._ask(self.request)
         try:
             while await self._next() is not None:
                 pass
@@ -159,14 +161,18 @@ class Relay:
 
     async def texts(self) -> AsyncIterator[str | Handover]:
         """The answer's text pieces as the client must get them, with a `Handover` before each
-        continuation. Ends with `completed`, `failed` or `error` set."""
+        continuation. Ends with `completed`, `failed` or `error` set.
+
+        Tokens that have already arrived together come out as one piece (never waiting for more).
+        """
         try:
             stripper: EchoStripper | None = None
             if self._first is not None:
-                yield self._sent(self._first.text)
+                yield self._sent(self._with_arrived(self._first.text))
             while (event := await self._next()) is not None:
                 if isinstance(event, Token):
-                    text = stripper.feed(event.text) if stripper else event.text
+                    text = self._with_arrived(event.text)
+                    text = stripper.feed(text) if stripper else text
                     if text:
                         yield self._sent(text)
                 elif (
@@ -188,17 +194,17 @@ class Relay:
                     self.handovers.append(handover)
                     yield handover
                     stripper = EchoStripper(prefix)
-                    if self._first is not None and (text := stripper.feed(self._first.text)):
+                    first = self._with_arrived(self._first.text) if self._first is not None else ""
+                    if text := stripper.feed(first):
                         yield self._sent(text)
         finally:
             await self.aclose()
 
     async def aclose(self) -> None:
         """Stop the engine's request (a client that went away cancels its attempts)."""
-        events, self._events = self._events, None
-        closer = getattr(events, "aclose", None)
-        if closer is not None:
-            await closer()
+        pump, self._pump, self._lookahead = self._pump, None, None
+        if pump is not None:
+            await pump.aclose()
 
     # --- what the client is told -----------------------------------------------------------
 
@@ -231,15 +237,30 @@ class Relay:
         self.sent.append(text)
         return text
 
+    def _ask(self, request: ChatRequest) -> None:
+        self._pump = EventPump(self._service.ask(request).__aiter__())
+
     async def _next(self) -> EngineEvent | None:
-        if self._events is None:
-            return None
-        try:
-            event = await self._events.__anext__()
-        except StopAsyncIteration:
-            return None
-        self._note(event)
+        event, self._lookahead = self._lookahead, None
+        if event is None and self._pump is not None:
+            event = await self._pump.next()
+        if event is not None:
+            self._note(event)
         return event
+
+    def _with_arrived(self, text: str) -> str:
+        """`text` and the text of every token that has already arrived after it."""
+        parts = [text]
+        while self._pump is not None:
+            if self._lookahead is None:
+                self._lookahead = self._pump.ready()
+            token = self._lookahead
+            if not isinstance(token, Token) or token.attempt != self._winner:
+                break
+            self._lookahead = None
+            self._note(token)
+            parts.append(token.text)
+        return "".join(parts) if len(parts) > 1 else text
 
     async def _until_first(self) -> None:
         self._first = self._winner = None
@@ -306,9 +327,9 @@ class Relay:
         (asyncio then logs "Task exception was never retrieved"). The event starts the engine's
         own fallback, which closing the stream cancels at once.
         """
-        if self._events is not None:
-            with contextlib.suppress(StopAsyncIteration, TimeoutError):
-                await asyncio.wait_for(self._events.__anext__(), 1.0)
+        if self._pump is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pump.next(), 1.0)
 
     async def _continue(self, sent: str, dead: str) -> str:
         """Ask the remaining candidates to continue `sent`; returns the prefix they were given.
@@ -337,7 +358,7 @@ class Relay:
         params = replace(
             request.params, top_p=original.params.top_p, seed=original.params.seed, stop=original.params.stop
         )
-        self._events = self._service.ask(replace(request, params=params)).__aiter__()
+        self._ask(replace(request, params=params))
         await self._until_first()
         if self.model is None:
             why = (
