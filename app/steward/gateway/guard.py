@@ -13,6 +13,8 @@ Settings are read per request, so a change applies at once (host and port need a
 
 from __future__ import annotations
 
+import ipaddress
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,7 +33,14 @@ def host_name(host_header: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+    """`localhost` or a loopback IP literal. A name like `127.0.0.1.evil.example` is not: it is
+    exactly what a DNS-rebinding page would send."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Guard:
