@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -59,7 +60,7 @@ async def sse_stream(
     """The answer as OpenAI streams it: role delta, content deltas, the final chunk (finish_reason
     and `steward`), the usage chunk when asked, `[DONE]`; a continuation announced by an SSE
     comment; a broken answer ended by an error event."""
-    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    cid, created = completion_id(), int(time.time())
     model = relay.model or ""
     frames = DeltaFrames(cid, created, model)
     opening = sse_data(chunk(cid, created, model, {"role": "assistant", "content": ""}))
@@ -101,6 +102,15 @@ class DeltaFrames:
         return self._head + dumps(text) + self._tail
 
 
+_RUN = os.urandom(8).hex()
+_SEQUENCE = itertools.count(1)
+
+
+def completion_id() -> str:
+    """Unique per answer (a random prefix per process and a counter: no system call per request)."""
+    return f"chatcmpl-{_RUN}{next(_SEQUENCE):08x}"
+
+
 def chunk(
     cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None = None
 ) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def completion(relay: Relay) -> dict[str, Any]:
     assert done is not None
     message = {"role": "assistant", "content": done.text}
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": done.model,
