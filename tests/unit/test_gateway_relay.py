@@ -226,6 +226,18 @@ async def test_tokens_that_arrived_together_go_out_as_one_piece() -> None:
     assert await texts(relay) == ["a", "b", "c"], "never held back to wait for more"
 
 
+async def test_a_burst_cut_mid_answer_still_counts_its_tokens() -> None:
+    service = FakeService(
+        [started(A, B), token(A, "Once"), token(A, " upon"), *died(A, 1, "Once upon")],
+        [started(B), token(B, "Once upon a time"), done(B, "Once upon a time", 2)],
+        burst=True,
+    )
+    relay = relay_for(service)
+    pieces = await texts(relay)
+    assert [p for p in pieces if isinstance(p, str)] == ["Once upon", " a time"]
+    assert service.requests[1].params.max_tokens == 18 and relay.usage() == (10, 4)
+
+
 async def test_closing_early_closes_the_engine_stream() -> None:
     service = FakeService([started(A), token(A, "a"), token(A, "b"), done(A, "ab")])
     relay = relay_for(service)

@@ -135,6 +135,8 @@ class Relay:
         """Set when a stream ended without a complete answer after tokens were sent."""
         self.sent: list[str] = []
         self._earlier_chunks = 0
+        """Tokens the models that died streamed (they reported no usage before dying)."""
+        self._run_tokens = 0
         self._pump: EventPump | None = None
         self._lookahead: EngineEvent | None = None
         self._first: Token | None = None
@@ -222,8 +224,8 @@ class Relay:
         return info
 
     def usage(self) -> tuple[int | None, int | None]:
-        """(prompt, completion) tokens of the answer; a continued answer counts the chunks the
-        earlier models streamed as tokens (they reported no usage before dying)."""
+        """(prompt, completion) tokens of the answer; a continued answer adds the token events the
+        earlier models streamed (they reported no usage before dying)."""
         usage = self.completed.usage if self.completed is not None else None
         prompt = usage.prompt_tokens if usage else None
         completion = usage.completion_tokens if usage else None
@@ -239,6 +241,7 @@ class Relay:
 
     def _ask(self, request: ChatRequest) -> None:
         self._pump = EventPump(self._service.ask(request).__aiter__())
+        self._run_tokens = 0
 
     async def _next(self) -> EngineEvent | None:
         event, self._lookahead = self._lookahead, None
@@ -272,7 +275,9 @@ class Relay:
                 return
 
     def _note(self, event: EngineEvent) -> None:
-        if isinstance(event, RequestStarted):
+        if isinstance(event, Token):
+            self._run_tokens += 1
+        elif isinstance(event, RequestStarted):
             self.candidates = self.candidates or event.candidates
             self._started = {}
         elif isinstance(event, AttemptStarted):
@@ -315,7 +320,7 @@ class Relay:
                 break
         await self.aclose()
         self._dead.add(event.model)
-        self._earlier_chunks = len(self.sent)
+        self._earlier_chunks += self._run_tokens
         self.completed = None
         self.model = None
         return kind
