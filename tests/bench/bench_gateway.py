@@ -8,8 +8,9 @@ up to `[DONE]`, then the body drained so the connection is reused.
 Target: the gateway adds <= 1.5 ms p50 over direct on the mini server (a FAKE model,
 tests/bench/mini_server.py). The REAL llama-server's figures are reported (model time dominates).
 
-Where the time goes (reported, not asserted): direct, the engine called in-process (what the engine
-and its own HTTP hop add, bench_overhead's subject) and the gateway, all from THIS process.
+Where the time goes (reported, not asserted), from the same client in the same run: the gateway's
+HTTP stack alone answering canned bytes, the same stack relaying to the server with httpx (the
+second hop any proxy makes), and the full gateway (the engine and the relay on top).
 
 Failover under load: 50 concurrent clients stream through the gateway from two upstreams (the mini
 server behind a FaultProxy that slices each answer over time, so answers are really in flight);
@@ -20,23 +21,31 @@ answer is complete (the exact text), and none is cut, doubled or an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from steward.config import Settings
 from steward.gateway import Gateway
+from steward.gateway.server import bind, http_protocol
+from steward.gateway.streaming import Last, StreamResponse
 from steward.runtime import RuntimeOptions
 from steward.service import StewardService
-from tests.bench.common import ROOT, Mini, chat_body, cpu_us, interleaved, record, stats, via_engine
+from tests.bench.common import ROOT, Mini, chat_body, cpu_us, interleaved, record, stats
 from tests.support.fault_proxy import Down, FaultProxy, Slicer
 from tests.support.llama import LlamaServer
 
@@ -95,41 +104,64 @@ async def sdk_like(client: httpx.AsyncClient, url: str, model: str) -> float:
     return time.perf_counter() - started
 
 
-async def three_way(url: str, model: str, kind: str, n: int) -> dict[str, Any]:
-    """Direct, engine and gateway from THIS process, interleaved: where the gateway's time goes."""
-    async with steward_gateway({"bench": url}, kind) as gateway:
-        engine = gateway.service.runtime.engine
-        (state,) = engine.models()
-        key = state.key
-        headers = {"authorization": f"Bearer {TOKEN}"}
-        async with (
-            httpx.AsyncClient(timeout=30) as plain,
-            httpx.AsyncClient(timeout=30, headers=headers) as gw,
-        ):
+@asynccontextmanager
+async def bare_stack(upstream: str) -> AsyncIterator[str]:
+    """The gateway's HTTP stack on this loop WITHOUT the engine: uvicorn (the gateway's protocol),
+    Starlette and the gateway's stream response. `/canned/...` answers the upstream's bytes from
+    memory; `/relay/...` passes each request to `upstream` with httpx (a second hop, no engine)."""
+    client = httpx.AsyncClient(timeout=30)
+    async with client.stream("POST", upstream + "/v1/chat/completions", json=chat_body("mini")) as first:
+        canned = b"".join([part async for part in first.aiter_raw()])
 
-            async def engine_once() -> float:
-                return (await via_engine(engine, key))[0]
+    async def answer_canned(request: Request) -> Response:
+        await request.body()
 
-            paths: dict[str, Callable[[], Any]] = {
-                "direct": lambda: sdk_like(plain, url, model),
-                "engine": engine_once,
-                "gateway": lambda: sdk_like(gw, gateway.url, key),
-            }
-            cpu: dict[str, list[float]] = {}
-            times = await interleaved(paths, n, warmup=WARMUP, cpu=cpu)
-    d, e, g = (stats(times[k]) for k in ("direct", "engine", "gateway"))
-    return {
-        "n": n,
-        "direct": d,
-        "engine": e,
-        "gateway": g,
-        "engine_added_p50_ms": round(e["p50_ms"] - d["p50_ms"], 3),
-        "gateway_added_p50_ms": round(g["p50_ms"] - d["p50_ms"], 3),
-        "http_layer_p50_ms": round(g["p50_ms"] - e["p50_ms"], 3),
-        "gateway_p50_ratio": round(g["p50_ms"] / d["p50_ms"], 3),
-        # CPU of this process per request: the client, and for "gateway" the gateway and engine too.
-        "process_cpu_us": {k: cpu_us(v) for k, v in cpu.items()},
-    }
+        async def body() -> AsyncGenerator[bytes, None]:
+            yield Last(canned)
+
+        return StreamResponse(body(), headers={}, media_type="text/event-stream")
+
+    async def relay(request: Request) -> Response:
+        sent = await request.body()
+
+        async def body() -> AsyncGenerator[bytes, None]:
+            headers = {"content-type": "application/json"}
+            async with client.stream(
+                "POST", upstream + "/v1/chat/completions", content=sent, headers=headers
+            ) as r:
+                async for part in r.aiter_raw():
+                    yield part
+
+        return StreamResponse(body(), headers={}, media_type="text/event-stream")
+
+    app = Starlette(
+        routes=[
+            Route("/canned/v1/chat/completions", answer_canned, methods=["POST"]),
+            Route("/relay/v1/chat/completions", relay, methods=["POST"]),
+        ]
+    )
+    sock = bind("127.0.0.1", 0)
+    config = uvicorn.Config(
+        app, http=http_protocol("auto"), lifespan="off", log_config=None, log_level="warning"
+    )
+    server = _Quiet(config)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            raise RuntimeError("the bare stack did not start") from task.exception()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        await client.aclose()
+
+
+class _Quiet(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def from_another_process(paths: dict[str, tuple[str, str, str]], n: int) -> dict[str, Any]:
@@ -151,49 +183,61 @@ async def from_another_process(paths: dict[str, tuple[str, str, str]], n: int) -
     return result
 
 
-async def two_way(url: str, model: str, kind: str, n: int) -> dict[str, Any]:
+async def two_way(url: str, model: str, kind: str, n: int, decompose: bool = False) -> dict[str, Any]:
     """Direct and gateway from a client in its own process: p50/p99 of each and what the gateway adds.
     A second gateway on the same service speaks uvicorn's pure-Python h11 protocol instead of
-    httptools, interleaved too, so the choice of protocol is measured in the same run."""
-    async with steward_gateway({"bench": url}, kind) as gateway:
+    httptools, interleaved too, so the choice of protocol is measured in the same run. With
+    `decompose`, the bare stack's canned and relayed answers split the cost into the HTTP server
+    (canned - direct), the second HTTP hop (relay - canned) and the engine with the relay
+    (gateway - relay)."""
+    async with steward_gateway({"bench": url}, kind) as gateway, bare_stack(url) as bare:
         (state,) = gateway.service.runtime.engine.models()
         h11 = Gateway(gateway.service, port=0, http="h11")
         await h11.start()
+        paths = {
+            "direct": (url, model, ""),
+            "gateway": (gateway.url, state.key, TOKEN),
+            "gateway_h11": (h11.url, state.key, TOKEN),
+        }
+        if decompose:
+            paths |= {
+                "server_only": (bare + "/canned", model, ""),
+                "second_hop": (bare + "/relay", model, ""),
+            }
         try:
             cpu0 = time.process_time()
-            measured = await from_another_process(
-                {
-                    "direct": (url, model, ""),
-                    "gateway": (gateway.url, state.key, TOKEN),
-                    "gateway_h11": (h11.url, state.key, TOKEN),
-                },
-                n,
-            )
+            measured = await from_another_process(paths, n)
             gateway_cpu_s = time.process_time() - cpu0
         finally:
             await h11.stop()
-    d, g, h = (stats(measured["times"][k]) for k in ("direct", "gateway", "gateway_h11"))
-    return {
+    p50 = {k: stats(v) for k, v in measured["times"].items()}
+    d, g, h = p50["direct"], p50["gateway"], p50["gateway_h11"]
+    result = {
         "n": n,
         "protocol": gateway.http.__name__,
-        "direct": d,
-        "gateway": g,
-        "gateway_h11": h,
+        **p50,
         "gateway_added_p50_ms": round(g["p50_ms"] - d["p50_ms"], 3),
         "gateway_added_p99_ms": round(g["p99_ms"] - d["p99_ms"], 3),
         "gateway_h11_added_p50_ms": round(h["p50_ms"] - d["p50_ms"], 3),
         "gateway_p50_ratio": round(g["p50_ms"] / d["p50_ms"], 3),
         "client_cpu_us": {k: cpu_us(v) for k, v in measured["cpu"].items()},
-        # This process (both gateways and the engine with its own HTTP hop), per gateway request.
-        "gateway_process_cpu_us_per_request": round(1e6 * gateway_cpu_s / (2 * (n + WARMUP)), 1),
+        # This process (the gateways, the bare stack and the engine with its own HTTP hop).
+        "gateway_process_cpu_us_per_request": round(1e6 * gateway_cpu_s / (len(paths) - 1) / (n + WARMUP), 1),
     }
+    if decompose:
+        server, hop = p50["server_only"]["p50_ms"], p50["second_hop"]["p50_ms"]
+        result["added_p50_ms_by"] = {
+            "http_server": round(server - d["p50_ms"], 3),
+            "second_http_hop": round(hop - server, 3),
+            "engine_and_relay": round(g["p50_ms"] - hop, 3),
+        }
+    return result
 
 
 async def test_gateway_overhead_on_the_minimal_server() -> None:
     mini = Mini(ports=1)
     try:
-        result = await two_way(mini.url(), "mini", "openai", STUB_N)
-        result["in_process_breakdown"] = await three_way(mini.url(), "mini", "openai", STUB_N // 2)
+        result = await two_way(mini.url(), "mini", "openai", STUB_N, decompose=True)
     finally:
         mini.close()
     result["target_added_p50_ms"] = TARGET_STUB_ADDED_P50_MS
