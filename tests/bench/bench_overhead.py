@@ -1,7 +1,7 @@
 """What Steward adds to one streamed chat, against plain httpx and LiteLLM's Router in the same run.
 
 Three clients ask the same server for the same streamed completion, round-robin per request (the
-order rotates), so drift and noise hit all three alike:
+order cycles through all six permutations), so drift and noise hit all three alike:
   - direct: plain httpx, parsing each SSE event (the baseline);
   - LiteLLM: `litellm.Router` with one deployment (its defaults), streamed (`make bench` installs it);
   - Steward: the engine exactly as `Runtime.start` builds it (context manager on, default settings;

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import subprocess
 import sys
@@ -139,11 +140,13 @@ async def interleaved(
     gap_s: float = 0.001,
     cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
-    """Time every path `n` times, round-robin per request with the order rotating, so drift and
-    noise hit all paths alike. A short untimed gap after each request lets one path's background
-    work (logging callbacks, queued writes) finish before the next path is timed. When `cpu` is
-    given, it receives each request's process CPU time (this process: the client side only),
-    including its gap, so background work is charged to the path that caused it."""
+    """Time every path `n` times, round-robin per request, so drift and noise hit all paths alike.
+    The order cycles through every permutation of the paths, so each path follows each other one
+    equally often (a plain rotation always puts the same path after a given one, and that path
+    would take the other's leftover background work). A short untimed gap after each request lets
+    one path's background work (logging callbacks, queued writes) finish before the next path is
+    timed. When `cpu` is given, it receives each request's process CPU time (this process: the
+    client side only), including its gap, so background work is mostly charged to its path."""
     names = list(paths)
     for _ in range(warmup):
         for name in names:
@@ -152,9 +155,9 @@ async def interleaved(
     for name in names:
         if cpu is not None:
             cpu[name] = []
+    orders = list(itertools.permutations(names))
     for i in range(n):
-        k = i % len(names)
-        for name in names[k:] + names[:k]:
+        for name in orders[i % len(orders)]:
             cpu0 = time.process_time()
             times[name].append(await paths[name]())
             await asyncio.sleep(gap_s)
