@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 from tests.integration.test_gateway_common import (
@@ -205,3 +206,16 @@ async def test_the_pure_python_h11_protocol_streams_the_same(
         chunks = [chunk async for chunk in stream]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
     assert chunks[-1].usage is not None
+
+
+async def test_a_client_giving_up_on_a_whole_answer_stops_the_engine(gw: Running) -> None:
+    body = {"messages": [{"role": "user", "content": "Tell a very long story."}], "max_tokens": 400}
+    async with gw.client(timeout=httpx.Timeout(60, read=0.3)) as client:
+        with pytest.raises(httpx.ReadTimeout):  # 400 tokens take seconds; the client leaves first
+            await client.post("/v1/chat/completions", json=body)
+    for _ in range(100):
+        if gw.service.snapshot().active_requests == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert gw.service.snapshot().active_requests == 0, "the engine stopped when the client left"
+    assert all(m.in_flight == 0 for m in gw.service.snapshot().models)

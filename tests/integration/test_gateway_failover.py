@@ -23,7 +23,7 @@ from tests.integration.test_gateway_common import (
     sse_events,
     token_env,  # noqa: F401  (autouse fixture)
 )
-from tests.support.fault_proxy import FaultProxy, LimitData
+from tests.support.fault_proxy import FaultProxy, LimitData, Timeout
 from tests.support.llama import LlamaServer, free_port
 
 from steward.engine.events import EngineEvent, RequestStarted
@@ -259,3 +259,18 @@ async def test_gateway_stop_ends_open_streams(tmp_path: Path, llama_small: Llama
         assert not gw.gateway.running and "data: [DONE]" not in lines
         await asyncio.sleep(0.1)
         assert gw.service.snapshot().active_requests == 0, "the engine's request was cancelled"
+
+
+async def test_a_client_giving_up_before_the_first_token_stops_the_hung_attempt(
+    tmp_path: Path, llama_small: LlamaServer
+) -> None:
+    with FaultProxy("127.0.0.1", llama_small.port) as proxy:
+        settings = settings_for({"hung": proxy.url}, routing={"default_model": f"hung/{MODEL}"})
+        async with serving(tmp_path, settings) as gw:
+            proxy.set_fault(Timeout())  # the model accepts the request and never answers
+            body = {"messages": STORY, "stream": True}
+            async with gw.client(timeout=httpx.Timeout(60, read=0.5)) as client:
+                with pytest.raises(httpx.ReadTimeout):  # no first token: no response has started
+                    await client.post("/v1/chat/completions", json=body)
+            assert await proxy.wait_for_closed_async(1, 5.0), "the hung upstream connection was closed"
+            assert gw.service.snapshot().active_requests == 0

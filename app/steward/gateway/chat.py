@@ -21,11 +21,13 @@ from steward.gateway.errors import ApiError
 from steward.gateway.models import resolve
 from steward.gateway.parse import ChatAsk, load_json
 from steward.gateway.relay import Relay
-from steward.gateway.streaming import StreamResponse, json_response
+from steward.gateway.streaming import ClientWatch, StreamResponse, json_response
 from steward.service import StewardService
 
 RETRY_AFTER_S = 2
 """What a client is told to wait when every queue was full (a slot frees when an answer ends)."""
+CLIENT_GONE = 499
+"""nginx's "client closed request": the status label a request counts under when its client left."""
 _OFF = {"off", "false", "0", "no"}
 _SKIPS = {FailureKind.CIRCUIT_OPEN, FailureKind.QUARANTINED}
 _BUSY = {FailureKind.SERVER_BUSY, FailureKind.RATE_LIMITED}
@@ -127,13 +129,17 @@ async def serve_chat(
         payload = load_json(await context.read_body(request))
         ask = parse(payload, service.settings.gateway.max_messages)
         relay = new_relay(service, ask, request.headers)
+        with ClientWatch(request.receive) as watch:  # a client that gives up stops the engine
+            await (relay.open() if ask.stream else relay.wait())
+        if watch.gone:
+            await relay.aclose()
+            context.count(api, CLIENT_GONE, "cancelled")
+            return Response(status_code=400)  # never sent: uvicorn drops what a gone client would get
         if not ask.stream:
-            await relay.wait()
             if relay.completed is None:
                 raise failure(relay)
             context.count(api, 200, "answered")
             return json_response(one(relay, started), headers=answer_headers(relay))
-        await relay.open()
         if relay.model is None:
             raise failure(relay)
     except ApiError as error:

@@ -31,7 +31,7 @@ class StreamResponse(StreamingResponse):
     ends: finished, client gone (also before the first byte) or server shutting down.
 
     Leaner than Starlette's own `__call__` (an anyio task group and two tasks per response): the
-    body is sent from the request's own task, and one watcher task cancels it when the client
+    body is sent from the request's own task, and a `ClientWatch` cancels it when the client
     disconnects, so a client that goes away while the engine waits for a token is noticed at once.
     """
 
@@ -48,38 +48,58 @@ class StreamResponse(StreamingResponse):
         self._cleanup = cleanup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        task = asyncio.current_task()
-        gone = False
-
-        async def watch() -> None:
-            nonlocal gone
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            if task is not None:
-                task.cancel()
-
-        watcher = asyncio.ensure_future(watch())
         try:
-            await send(
-                {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-            )
-            last = False
-            async for chunk in self._generator:
-                last = isinstance(chunk, Last)
-                await send({"type": "http.response.body", "body": bytes(chunk), "more_body": not last})
-                if last:
-                    break
-            if not last:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not gone or task is None:
-                raise
-            task.uncancel()  # the client left: nothing more to send, and nothing went wrong
+            with ClientWatch(receive):
+                await send(
+                    {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+                )
+                last = False
+                async for chunk in self._generator:
+                    last = isinstance(chunk, Last)
+                    await send({"type": "http.response.body", "body": bytes(chunk), "more_body": not last})
+                    if last:
+                        break
+                if not last:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            watcher.cancel()
             try:
                 await self._generator.aclose()
             finally:
                 if self._cleanup is not None:
                     await self._cleanup()
+
+
+class ClientWatch:
+    """Cancels the current task when the client disconnects, and then ends quietly.
+
+    uvicorn reports a disconnect through `receive()` (once the body was read, nothing else comes
+    there). Used around everything that waits on the engine — the first token, a whole answer,
+    a stream — so a client that gives up stops the engine's work at once, not at the next write.
+    `gone` tells whether that happened.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task: asyncio.Task[object] | None = None
+        self._watcher: asyncio.Future[None] | None = None
+        self.gone = False
+
+    def __enter__(self) -> ClientWatch:
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.ensure_future(self._watch())
+        return self
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self.gone = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> bool:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.gone and kind is asyncio.CancelledError and self._task is not None:
+            self._task.uncancel()  # our own cancellation: the client left, nothing went wrong
+            return True
+        return False
