@@ -231,8 +231,8 @@ async def test_a_configured_server_down_at_start_is_routed_to_as_soon_as_it_answ
         assert runtime.engine.models() == [] and any("late" in w for w in runtime.warnings)
         await asyncio.to_thread(late.start)
         started = time.monotonic()
-        while runtime.engine.model(f"late/{MODEL}") is None and time.monotonic() - started < 40:
-            await asyncio.sleep(0.2)
+        while runtime.engine.model(f"late/{MODEL}") is None and time.monotonic() - started < 40:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)  # polling what the runtime's own re-probe task does
         found_after = time.monotonic() - started
         assert runtime.engine.model(f"late/{MODEL}") is not None
         assert found_after < 15, "re-probed on its own backoff (at most 10 s apart), not every 600 s"

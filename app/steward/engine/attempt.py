@@ -15,7 +15,6 @@ from steward.engine.failures import BackendError, FailureKind
 from steward.engine.settings import DegenerateSettings, TimeoutSettings
 from steward.engine.types import ChatMessage, GenerationParams, StreamChunk, Timings, Usage
 
-
 MIN_CIRCLE_CHUNKS = 8
 """Fewer chunks than this are too short to call a loop."""
 
@@ -110,11 +109,11 @@ async def stream_attempt(
             if chunk.done:
                 final = chunk
                 break
-        if final is not None and final.finish_reason == "length" and text_chunks >= MIN_CIRCLE_CHUNKS:
-            # Stopped by the length limit (the server's or Steward's) while going round in a short
-            # circle: a loop the thresholds could not see the end of, not an answer.
-            if detector.runs_in_circles(text_chunks):
-                raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe_cut(text_chunks))
+        # Stopped by the length limit (the server's or Steward's) while going round in a short circle:
+        # a loop the thresholds could not see the end of, not an answer.
+        stopped_by_length = final is not None and final.finish_reason == "length"
+        if stopped_by_length and text_chunks >= MIN_CIRCLE_CHUNKS and detector.runs_in_circles(text_chunks):
+            raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe_cut(text_chunks))
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
