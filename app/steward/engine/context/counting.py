@@ -144,6 +144,17 @@ class TokenCounter:
                 return exact
         return self.estimate(state, messages)
 
+    def known(self, state: ModelState, messages: Sequence[ChatMessage]) -> Counts | None:
+        """The counts when no server round trip is needed (the server cannot count, or every
+        message and the frame are cached), else None. The per-request fast path: no I/O, no task."""
+        entry = self._of(state)
+        if entry.exact_supported is False:
+            return self.estimate(state, messages)
+        if entry.exact_supported:
+            counts = self.estimate(state, messages)
+            return counts if counts.exact else None
+        return None
+
     def estimate(self, state: ModelState, messages: Sequence[ChatMessage]) -> Counts:
         """Counts without I/O: cached exact costs where known, the estimator elsewhere."""
         entry = self._of(state)

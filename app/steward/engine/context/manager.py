@@ -106,7 +106,9 @@ class ContextManager:
         window = windows.window_of(state, params, settings)
         if window is None and not state.window_checked:
             window = await _spend(budget, windows.refresh(state), "waiting for the context-window look-up")
-        counts = await _spend(budget, self.counter.count(state, messages), "waiting for the token count")
+        counts = self.counter.known(state, messages)  # the per-request fast path: no I/O, no task
+        if counts is None:
+            counts = await _spend(budget, self.counter.count(state, messages), "waiting for the token count")
         if window is None:  # the server will not say: send as is, but still watch for truncation
             return FitResult(tuple(messages), params, counts.total, None, exact=counts.exact)
         if windows.wants_num_ctx(state):
