@@ -388,10 +388,12 @@ class RequestRun:
             self._emit(AttemptCancelled, model=attempt.state.key, attempt=attempt.number, reason=reason)
 
     async def _cancel_all(self, reason: str) -> None:
-        tasks = [a.task for a in self.active.values() if a.task is not None and not a.task.done()]
+        tasks = [a.task for a in self.active.values() if a.task is not None]
         for attempt in list(self.active.values()):
             self._cancel(attempt, reason)
         if tasks:
+            # Finished ones too: an attempt that failed just before the request was closed must
+            # have its exception retrieved here, or asyncio logs "Task exception was never retrieved".
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _attempt_loop(self, attempt: _Attempt) -> AttemptResult:
