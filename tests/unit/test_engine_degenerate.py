@@ -98,3 +98,17 @@ def test_the_compression_check_can_be_turned_off() -> None:
 def test_counting_words_is_not_a_loop() -> None:
     words = [f" word{n}" for n in itertools.islice(itertools.count(), 500)]
     assert feed_all(DegenerateDetector(DegenerateSettings()), words) is None
+
+
+def test_a_long_length_limited_reply_is_not_judged_by_its_vocabulary() -> None:
+    # 200 chunks drawn from 30 words: repetitive, but long enough for the periodic and compression
+    # checks to judge; the short-reply vocabulary rule must not call it a loop.
+    words = [f" w{i % 30}" for i in range(200)]
+    detector = DegenerateDetector(DegenerateSettings())
+    for word in words:
+        detector.feed(word)
+    assert not detector.runs_in_circles(200)
+    short = DegenerateDetector(DegenerateSettings())
+    for word in ["Hello", "!", " "] * 5:
+        short.feed(word)
+    assert short.runs_in_circles(15)

@@ -24,6 +24,7 @@ from steward.engine.settings import DegenerateSettings
 CHECK_EVERY = 16  # characters of new text between two periodic checks
 COMPRESS_EVERY = 128  # characters of new text between two compression checks
 DISTINCT_LIMIT = 4096  # distinct chunks remembered (only a short cut stream is judged by them)
+SHORT_REPLY_CHUNKS = 64  # a length-limited reply up to this long is judged by how few chunks it uses
 
 
 class DegenerateDetector:
@@ -109,7 +110,10 @@ class DegenerateDetector:
         different chunks ("Hello", "!", " ", "Hello", …; a real answer rarely repeats a quarter)."""
         if self._last is not None and self._run * 2 >= chunks:
             return True
-        return len(self._distinct) * 4 <= chunks
+        # Only short replies are judged by their vocabulary: longer ones repeat common tokens a lot
+        # (a 200-token summary of a repetitive chat had 30 different chunks) and the periodic and
+        # compression checks above have enough text to judge them.
+        return chunks <= SHORT_REPLY_CHUNKS and len(self._distinct) * 4 <= chunks
 
     def describe_cut(self, chunks: int) -> str:
         shown = sorted(self._distinct)[:4]
