@@ -53,8 +53,10 @@ class ModelMetrics:
         self.series: deque[Sample] = deque(maxlen=series_len)
         self._baseline_ttft: float | None = None
         self.total_requests = 0
+        self._snapshot: MetricsSnapshot | None = None  # cached until the next sample
 
     def add(self, sample: Sample) -> None:
+        self._snapshot = None
         self._window.append(sample)
         self.series.append(sample)
         self.total_requests += 1
@@ -65,6 +67,7 @@ class ModelMetrics:
                 self._baseline_ttft = 0.95 * self._baseline_ttft + 0.05 * sample.ttft_s
 
     def resize(self, window: int) -> None:
+        self._snapshot = None
         self._window = deque(self._window, maxlen=max(1, window))
 
     def recent(self, since: float) -> list[Sample]:
@@ -80,6 +83,13 @@ class ModelMetrics:
         return percentile([s.ttft_s for s in self._window if s.ok and s.ttft_s is not None], 95)
 
     def snapshot(self) -> MetricsSnapshot:
+        """The window's figures; computed once per new sample (routing reads it for every model on
+        every request, the dashboard twice a second), not on every read."""
+        if self._snapshot is None:
+            self._snapshot = self._compute()
+        return self._snapshot
+
+    def _compute(self) -> MetricsSnapshot:
         samples = list(self._window)
         ok = [s for s in samples if s.ok]
         ttfts = [s.ttft_s for s in ok if s.ttft_s is not None]

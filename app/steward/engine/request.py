@@ -261,7 +261,7 @@ class RequestRun:
         if hedge.use_measured_p95 and self.active:
             primary = next(iter(self.active.values())).state
             snap = primary.metrics.snapshot()
-            p95 = primary.metrics.ttft_p95()
+            p95 = snap.ttft_p95
             if p95 is not None and snap.successes >= 5:
                 return max(0.05, p95)
         return hedge.delay_s
