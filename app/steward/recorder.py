@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from steward.engine.events import (
     AttemptFailed,
@@ -11,6 +12,7 @@ from steward.engine.events import (
     Token,
 )
 from steward.store import EventRecord, Sample
+from steward.store.records import Deferred
 
 # Token events are far too many to keep one row each; the answer is stored with Completed.
 SKIPPED_TYPES = frozenset({Token.__name__})
@@ -76,16 +78,25 @@ def to_sample(event: EngineEvent) -> Sample | None:
     return None
 
 
-class Recorder:
-    """Engine listener that hands records to the store's background writer (never blocks)."""
+def records_of(event: EngineEvent) -> list[Sample | EventRecord]:
+    """The rows one event becomes: its audit-trail row and, for a finished attempt, a sample."""
+    rows: list[Sample | EventRecord] = []
+    record = to_event_record(event)
+    if record is not None:
+        rows.append(record)
+    sample = to_sample(event)
+    if sample is not None:
+        rows.append(sample)
+    return rows
 
-    def __init__(self, put: Callable[[Sample | EventRecord], None]) -> None:
+
+class Recorder:
+    """Engine listener that hands events to the store's background writer (never blocks). Events are
+    immutable, so they are turned into rows on the writer thread, not on the event loop."""
+
+    def __init__(self, put: Callable[[Sample | EventRecord | Deferred], None]) -> None:
         self._put = put
 
     def __call__(self, event: EngineEvent) -> None:
-        record = to_event_record(event)
-        if record is not None:
-            self._put(record)
-        sample = to_sample(event)
-        if sample is not None:
-            self._put(sample)
+        if event.type not in SKIPPED_TYPES:
+            self._put(Deferred(partial(records_of, event)))

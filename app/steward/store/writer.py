@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from steward.store.records import EventRecord, Sample
+from steward.store.records import Deferred, EventRecord, Sample
 
 T = TypeVar("T")
 
@@ -121,7 +121,7 @@ class StoreWriter:
 
     # -- caller side -------------------------------------------------------------------------------
 
-    def put(self, record: Sample | EventRecord) -> None:
+    def put(self, record: Sample | EventRecord | Deferred) -> None:
         """Queue one record. Never blocks, never raises; drops (and later reports) when full or closed."""
         items = self._items
         if self._closed or len(items) >= self._max_pending:
@@ -218,12 +218,29 @@ class StoreWriter:
             self._fail_leftovers()
             self._conn.close()
 
+    @staticmethod
+    def _expand(batch: list[object]) -> list[object]:
+        """Deferred records made here, on the writer thread; one that fails is logged and skipped."""
+        if not any(type(item) is Deferred for item in batch):
+            return batch
+        expanded: list[object] = []
+        for item in batch:
+            if type(item) is Deferred:
+                try:
+                    expanded.extend(item.make())
+                except Exception:
+                    _log.exception("a deferred record could not be made")
+            else:
+                expanded.append(item)
+        return expanded
+
     def _drain(self) -> list[object]:
         items = self._items
         n = min(len(items), self._max_batch)
         return [items.popleft() for _ in range(n)]
 
     def _process(self, batch: list[object]) -> bool:
+        batch = self._expand(batch)
         samples: list[tuple[object, ...]] = []
         events: list[tuple[object, ...]] = []
         tx_ops: list[_Op] = []
