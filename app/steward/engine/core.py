@@ -308,7 +308,13 @@ class Engine:
         self._update_health(state)
 
     def _on_breaker(
-        self, key: str, old: BreakerState, new: BreakerState, reason: str, reopen: float | None
+        self,
+        key: str,
+        old: BreakerState,
+        new: BreakerState,
+        reason: str,
+        reopen: float | None,
+        restored: bool = False,
     ) -> None:
         self._emit(
             BreakerChanged(
@@ -319,6 +325,7 @@ class Engine:
                 new=new.value,
                 reason=reason,
                 reopen_in_s=reopen,
+                restored=restored,
             )
         )
         state = self._models.get(key)
@@ -466,19 +473,8 @@ class Engine:
             self._update_health(state)
             return new
         new = state.breaker.restore_open(reopen_in_s, trips, reason)
-        self._emit(
-            BreakerChanged(
-                ts=self.wall(),
-                request_id=None,
-                model=key,
-                old=old.value,
-                new=new.value,
-                reason=f"restored from an earlier run (trip {state.breaker.trips}): {reason}",
-                reopen_in_s=state.breaker.reopen_in(),
-                restored=True,
-            )
-        )
-        self._update_health(state)
+        why = f"restored from an earlier run (trip {state.breaker.trips}): {reason}"
+        self._on_breaker(key, old, new, why, state.breaker.reopen_in(), restored=True)
         return new
 
     # --- reading ---------------------------------------------------------------------------

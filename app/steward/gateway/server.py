@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Generator
@@ -63,7 +64,11 @@ class Gateway:
     @property
     def url(self) -> str:
         """Where clients connect (a wildcard address is shown as loopback)."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        host = self.host or "127.0.0.1"
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(host)
+            if address.is_unspecified:  # listening on every address: clients use loopback
+                host = "::1" if address.version == 6 else "127.0.0.1"
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
