@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
+from tests.support.cli import run_steward
 
 from steward import __version__
 
 
 def steward(*args: str, env_dirs: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        STEWARD_CONFIG_DIR=str(env_dirs / "config"),
-        STEWARD_DATA_DIR=str(env_dirs / "data"),
-        STEWARD_LOG_DIR=str(env_dirs / "logs"),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "steward", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
+    return run_steward(*args, dirs=env_dirs, timeout=timeout, text=True)
 
 
 def llama_pids(data_dir: Path) -> set[int]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import run_steward
 
 BROKEN = (
     '[breaker]\nfailure_threshold = 0\n\n[[endpoints]]\nid = "lms"\nkind = "openai"\n'
@@ -14,20 +14,7 @@ BROKEN = (
 
 
 def steward_config(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        STEWARD_CONFIG_DIR=str(home / "config"),
-        STEWARD_DATA_DIR=str(home / "data"),
-        STEWARD_LOG_DIR=str(home / "logs"),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "steward", "config", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+    return run_steward("config", *args, dirs=home, text=True)
 
 
 def test_validate_a_broken_file_twice_fails_twice_and_leaves_it_alone(tmp_path: Path) -> None:

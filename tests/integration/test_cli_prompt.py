@@ -4,24 +4,16 @@ input is refused or repaired before any model sees it (a real child process, iso
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import run_steward
 
 
 def steward(
     *args: str | bytes, env_dirs: Path, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ)
-    env.update(
-        STEWARD_CONFIG_DIR=str(env_dirs / "config"),
-        STEWARD_DATA_DIR=str(env_dirs / "data"),
-        STEWARD_LOG_DIR=str(env_dirs / "logs"),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "steward", *args], capture_output=True, input=stdin, timeout=120, env=env
-    )
+    return run_steward(*args, dirs=env_dirs, input=stdin)
 
 
 def events_of(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:

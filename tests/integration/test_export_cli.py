@@ -4,33 +4,19 @@ LiteLLM's own Router and answers through it from the REAL llama-servers."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import litellm
 import yaml
+from tests.support.cli import run_steward
 from tests.support.llama import LlamaServer
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 
 
 def steward(*args: str, env_dirs: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        STEWARD_CONFIG_DIR=str(env_dirs / "config"),
-        STEWARD_DATA_DIR=str(env_dirs / "data"),
-        STEWARD_LOG_DIR=str(env_dirs / "logs"),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "steward", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=env_dirs,
-    )
+    return run_steward(*args, dirs=env_dirs, text=True, cwd=env_dirs)
 
 
 def test_dash_means_standard_output(tmp_path: Path) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.service import quiet_options
 
 from steward.config import Settings
 from steward.gateway import Gateway
-from steward.runtime import RuntimeOptions
 from steward.service import StewardService
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
@@ -60,14 +60,7 @@ def settings_for(endpoints: dict[str, str], **groups: Any) -> Settings:
 @asynccontextmanager
 async def serving(tmp_path: Path, settings: Settings, http: str = "auto") -> AsyncIterator[Running]:
     """The service (no store, no discovery, no embedded servers) and its gateway on a free port."""
-    options = RuntimeOptions(
-        settings=settings,
-        settings_path=tmp_path / "settings.toml",
-        store=False,
-        embedded=False,
-        discover=False,
-        health_monitor=False,
-    )
+    options = quiet_options(settings, tmp_path)
     service = await StewardService.start(options)
     gateway = Gateway(service, port=0, http=http)  # type: ignore[arg-type]
     try:

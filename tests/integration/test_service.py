@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.support.fake_keyring import FakeKeyring
 from tests.support.llama import LlamaServer, free_port
+from tests.support.service import quiet_options
 
-from steward.config import SecretStore, Settings, SettingsFile
+from steward.config import Settings, SettingsFile
 from steward.engine.events import AttemptStarted, Completed, EngineEvent, RequestFailed, RequestStarted
-from steward.runtime import RuntimeOptions
 from steward.service import StewardService
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
@@ -28,15 +27,7 @@ async def service(tmp_path: Path, llama_small: LlamaServer) -> AsyncIterator[Ste
             "context": {"max_reply_tokens": 12},
         }
     )
-    options = RuntimeOptions(
-        settings=settings,
-        settings_path=tmp_path / "settings.toml",
-        store=False,
-        embedded=False,
-        discover=False,
-        health_monitor=False,
-        secrets=SecretStore(FakeKeyring()),
-    )
+    options = quiet_options(settings, tmp_path)
     started = await StewardService.start(options)
     try:
         yield started

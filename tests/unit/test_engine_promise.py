@@ -281,34 +281,31 @@ async def test_a_loading_first_choice_hands_over_at_once_when_another_model_can_
     assert state is not None and state.breaker.consecutive_failures == 0  # loading is not a failure
 
 
+async def loop_then_fallback(clock: FakeClock, step: Step) -> AttemptFailed:
+    """The primary plays `step` for a max_tokens 8 request; returns its failure (the fallback answered)."""
+    engine = engine_with(clock)
+    server(engine, clock, "loop").script("m", step)
+    server(engine, clock, "back")
+    engine.set_fallback_chain(["loop/m", "back/m"])
+    request = ChatRequest(HELLO, model="loop/m", params=GenerationParams(max_tokens=8))
+    events = await ask(engine, clock, request)
+    assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
+    failed = of(events, AttemptFailed)[0]
+    assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
+    return failed
+
+
 async def test_a_short_endless_loop_cut_at_max_tokens_is_degenerate_not_an_answer(
     fake_clock: FakeClock,
 ) -> None:
-    engine = engine_with(fake_clock)
-    looping = server(engine, fake_clock, "loop")
-    looping.script("m", Step(repeat="Hello! "))
-    server(engine, fake_clock, "back")
-    engine.set_fallback_chain(["loop/m", "back/m"])
-    request = ChatRequest(HELLO, model="loop/m", params=GenerationParams(max_tokens=8))
-    events = await ask(engine, fake_clock, request)
-    failed = of(events, AttemptFailed)[0]
-    assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
+    failed = await loop_then_fallback(fake_clock, Step(repeat="Hello! "))
     assert "hit max_tokens going round in circles (1 different chunks out of 16" in failed.detail
-    assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
 
 
 async def test_a_short_loop_split_into_tokens_cut_at_max_tokens_is_degenerate(fake_clock: FakeClock) -> None:
-    engine = engine_with(fake_clock)
-    looping = server(engine, fake_clock, "loop")
-    looping.script("m", Step(tokens=("Hello", "!", " ") * 400))  # runs past max_tokens, never stops itself
-    server(engine, fake_clock, "back")
-    engine.set_fallback_chain(["loop/m", "back/m"])
-    request = ChatRequest(HELLO, model="loop/m", params=GenerationParams(max_tokens=8))
-    events = await ask(engine, fake_clock, request)
-    failed = of(events, AttemptFailed)[0]
-    assert isinstance(failed, AttemptFailed) and failed.kind is FailureKind.DEGENERATE_OUTPUT
+    # runs past max_tokens, never stops itself
+    failed = await loop_then_fallback(fake_clock, Step(tokens=("Hello", "!", " ") * 400))
     assert "3 different chunks out of 16" in failed.detail
-    assert isinstance(events[-1], Completed) and events[-1].model == "back/m"
 
 
 async def test_a_varied_reply_cut_at_max_tokens_is_kept_and_said(fake_clock: FakeClock) -> None:

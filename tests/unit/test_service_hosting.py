@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.support.fake_keyring import FakeKeyring
+from tests.support.service import quiet_options
 
-from steward.config import SecretStore, Settings
-from steward.runtime import RuntimeOptions
+from steward.config import Settings
 from steward.service import StewardService
 
 
@@ -32,15 +31,7 @@ class FakeGateway:
 
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[StewardService]:
-    options = RuntimeOptions(
-        settings=Settings(),
-        settings_path=tmp_path / "settings.toml",
-        store=False,
-        embedded=False,
-        discover=False,
-        health_monitor=False,
-        secrets=SecretStore(FakeKeyring()),
-    )
+    options = quiet_options(Settings(), tmp_path)
     started = await StewardService.start(options)
     yield started
     await started.stop()
