@@ -17,7 +17,9 @@ to log or put in an error detail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,6 +31,7 @@ from steward.backends.classify import (
     error_in_payload,
     parse_json_line,
 )
+from steward.backends.stream_http import AiohttpStreams, HttpxStreams, StreamedResponse, StreamOpener
 from steward.engine.failures import BackendError, FailureKind
 
 _SCRUBBED = "[redacted]"
@@ -81,13 +84,37 @@ class HttpConnection:
             transport=transport,
             trust_env=False,  # a local server must never be reached through a system proxy
         )
+        # Streamed answers (the per-token path) run on aiohttp; a test's injected transport
+        # serves them too, so the adapters' parsing is tested on exact bytes.
+        self._streams: StreamOpener = (
+            HttpxStreams(self._client)
+            if transport is not None
+            else AiohttpStreams(
+                self._base_url,
+                headers,
+                connect_s=connect_s,
+                stall_s=stall_s,
+                pool_s=settings.pool_s,
+                keepalive_s=settings.keepalive_expiry_s,
+                max_connections=settings.max_connections,
+            )
+        )
 
     def configure(self, *, connect_s: float, stall_s: float, aux_s: float | None) -> None:
         """New timeouts for every later request (settings applied live)."""
         self._client.timeout = httpx.Timeout(
             connect=connect_s, read=stall_s, write=self._pool.write_s, pool=self._pool.pool_s
         )
+        self._streams.configure(connect_s=connect_s, stall_s=stall_s)
         self._aux_s = aux_s
+
+    def stream_post(
+        self, path: str, body: Mapping[str, object], headers: Mapping[str, str]
+    ) -> AbstractAsyncContextManager[StreamedResponse]:
+        """POST `body` as JSON to `path` and stream the answer (see `stream_http`): connect within
+        the connect timeout, then at most the stall timeout between two reads."""
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return self._streams.post(path, data, headers)
 
     @property
     def aux_s(self) -> float | None:
@@ -151,9 +178,9 @@ class HttpConnection:
         """A classified, scrubbed error for an exception raised while talking to the server."""
         return self.scrub_error(classify_exception(exc))
 
-    async def status_error(self, response: httpx.Response) -> BackendError:
+    async def status_error(self, response: httpx.Response | StreamedResponse) -> BackendError:
         """A classified, scrubbed error for a non-2xx response (reads its body)."""
-        body = await response.aread()
+        body = await response.aread() if isinstance(response, httpx.Response) else await response.read()
         err = classify_http(response.status_code, body, response.headers, now=datetime.now(UTC))
         return self.scrub_error(err)
 
@@ -186,6 +213,7 @@ class HttpConnection:
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
+        await self._streams.aclose()
         await self._client.aclose()
 
     def __repr__(self) -> str:

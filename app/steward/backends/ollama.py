@@ -9,9 +9,9 @@ the last line has `done: true`.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
 from dataclasses import replace
 
 import httpx
@@ -19,7 +19,8 @@ import httpx
 from steward.backends.classify import error_in_payload, short, truncated_stream
 from steward.backends.http import HttpConnection
 from steward.backends.openai_compat import as_float, as_int, as_list, as_mapping
-from steward.backends.streams import iter_ndjson
+from steward.backends.stream_http import StaleConnection
+from steward.backends.streams import NdjsonDecoder
 from steward.engine.clock import Clock, SystemClock
 from steward.engine.failures import BackendError, FailureKind
 from steward.engine.types import (
@@ -130,6 +131,29 @@ def overlay_show(info: ModelInfo, show: Mapping[str, object]) -> ModelInfo:
     )
 
 
+class _AnswerLines:
+    """The answer so far from NDJSON lines: text deltas until the `done` line, then its final chunk."""
+
+    def __init__(self, http: HttpConnection) -> None:
+        self._http = http
+        self.final: StreamChunk | None = None
+
+    def take(self, payload: object) -> str:
+        """The text delta of one line ("" after `done`); the error a line carries is raised."""
+        if self.final is not None:
+            return ""
+        err = error_in_payload(payload)
+        if err is not None:
+            raise self._http.scrub_error(err)
+        line = as_mapping(payload)
+        if not line:
+            raise BackendError(FailureKind.BAD_RESPONSE, short(f"unexpected NDJSON: {payload!r}"))
+        content = as_mapping(line.get("message")).get("content")
+        if line.get("done") is True:
+            self.final = final_chunk(line)
+        return content if isinstance(content, str) else ""
+
+
 class OllamaBackend:
     """One Ollama server."""
 
@@ -188,33 +212,25 @@ class OllamaBackend:
         """Stream one answer from NDJSON lines; the `done` line becomes the final chunk."""
         body = self.chat_body(model, messages, params)
         try:
-            async with self._http.client.stream("POST", "/api/chat", json=body) as response:
+            async with self._http.stream_post("/api/chat", body, {}) as response:
                 if response.status_code >= 400:
                     raise await self._http.status_error(response)
-                final: StreamChunk | None = None
-                text = (
-                    response.aiter_text()
-                )  # referenced here until the response is closed (see openai_compat)
-                async with aclosing(iter_ndjson(text)) as payloads:
-                    async for payload in payloads:
-                        if final is not None:
-                            continue  # read to the end so httpx's stream generators finish cleanly
-                        err = error_in_payload(payload)
-                        if err is not None:
-                            raise self._http.scrub_error(err)
-                        line = as_mapping(payload)
-                        if not line:
-                            raise BackendError(
-                                FailureKind.BAD_RESPONSE, short(f"unexpected NDJSON: {payload!r}")
-                            )
-                        content = as_mapping(line.get("message")).get("content")
-                        if isinstance(content, str) and content:
-                            yield StreamChunk(text=content)
-                        if line.get("done") is True:
-                            final = final_chunk(line)
-                if final is None:
+                lines = _AnswerLines(self._http)
+                decoder = NdjsonDecoder()
+                text = codecs.getincrementaldecoder("utf-8")("replace")
+                # Read to the end even after `done`: a fully read answer returns its connection.
+                async for piece in response.iter_bytes():
+                    for payload in decoder.feed(text.decode(piece)):
+                        if delta := lines.take(payload):
+                            yield StreamChunk(text=delta)
+                for payload in decoder.feed(text.decode(b"", final=True)) + decoder.close():
+                    if delta := lines.take(payload):
+                        yield StreamChunk(text=delta)
+                if lines.final is None:
                     raise truncated_stream('a line with "done": true')
-                yield final
+                yield lines.final
+        except StaleConnection as stale:
+            raise self._http.transport_error(stale.error) from stale.error
         except httpx.HTTPError as exc:
             raise self._http.transport_error(exc) from exc
 

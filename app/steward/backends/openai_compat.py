@@ -2,13 +2,15 @@
 
 Streams `/v1/chat/completions` as SSE with `stream_options.include_usage`, so
 the final chunk carries token usage (and llama.cpp's `timings` when present).
-Closing the async generator leaves the `async with client.stream(...)` block,
-which closes the HTTP response and with it the connection: the server notices
-the disconnect and stops generating.
+The stream runs on `HttpConnection.stream_post` (aiohttp, see `stream_http`).
+Closing the async generator leaves its `async with` block, which closes the
+HTTP response and with it the connection: the server notices the disconnect
+and stops generating.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ import httpx
 
 from steward.backends.classify import error_in_payload, parse_json_line, short, truncated_stream
 from steward.backends.http import HttpConnection
-from steward.backends.streams import iter_sse
+from steward.backends.stream_http import StaleConnection
+from steward.backends.streams import SseDecoder, SseEvent
 from steward.engine.clock import Clock, SystemClock
 from steward.engine.failures import BackendError, FailureKind
 from steward.engine.types import (
@@ -103,33 +106,12 @@ class _StreamState:
     usage: Usage | None = None
     timings: Timings | None = None
     finish_reason: str | None = None
+    done: bool = False  # [DONE] seen
 
     def final(self) -> StreamChunk:
         return StreamChunk(
             usage=self.usage, timings=self.timings, finish_reason=self.finish_reason, done=True
         )
-
-
-class _NoResponse(Exception):
-    """A REUSED pooled connection was closed before any response byte (a stale keep-alive socket)."""
-
-    def __init__(self, error: httpx.TransportError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class _FreshConnection:
-    """httpcore trace hook: notes whether this request opened a new TCP connection.
-
-    Only a reused keep-alive socket can be stale; a fresh one that drops is the server's doing.
-    """
-
-    def __init__(self) -> None:
-        self.opened = False
-
-    async def trace(self, name: str, info: Mapping[str, object]) -> None:
-        if name == "connection.connect_tcp.started":
-            self.opened = True
 
 
 class OpenAICompatBackend:
@@ -219,69 +201,51 @@ class OpenAICompatBackend:
                         started = True
                         yield chunk
                 return
-            except _NoResponse as stale:
-                # A pooled keep-alive socket the server had just closed: the request never
-                # reached a live connection, so sending it again once (on a new one) is safe.
-                # A FRESH connection that drops is the server's answer and is never re-sent.
+            except StaleConnection as stale:
+                # A pooled keep-alive socket the server had just closed: sent again once, on a new
+                # connection. A FRESH connection that drops is the server's answer, never re-sent.
                 if started or not tries_left:
                     raise self._http.transport_error(stale.error) from stale.error
 
     async def _stream_once(self, body: Mapping[str, object]) -> AsyncGenerator[StreamChunk, None]:
-        answered = False
-        fresh = _FreshConnection()
         try:
-            async with self._http.client.stream(
-                "POST",
-                "/v1/chat/completions",
-                json=body,
-                headers=_SSE_HEADERS,
-                extensions={"trace": fresh.trace},
-            ) as response:
-                answered = True
+            async with self._http.stream_post("/v1/chat/completions", body, _SSE_HEADERS) as response:
                 if response.status_code >= 400:
                     raise await self._http.status_error(response)
-                if "text/event-stream" not in response.headers.get("content-type", ""):
-                    async with aclosing(self._whole_body(response)) as whole:
-                        async for chunk in whole:
-                            yield chunk
-                    return
-                # Keep httpx's own text iterator referenced in THIS frame until the response has
-                # been closed by the `async with` above (in this task). Dropped earlier, the GC
-                # finalizes httpx's inner generators in another task, which can leave httpcore's
-                # connection lock held and wedge the pooled connection for later requests.
-                text = response.aiter_text()
-                async with aclosing(self._sse_chunks(text)) as chunks:
-                    async for chunk in chunks:
+                if "text/event-stream" not in response.header("content-type"):
+                    for chunk in self._whole_body(await response.read()):
                         yield chunk
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if not answered and not fresh.opened:  # a reused pooled socket dropped before any response
-                raise _NoResponse(exc) from exc
-            raise self._http.transport_error(exc) from exc
+                    return
+                state = _StreamState()
+                decoder = SseDecoder()
+                text = codecs.getincrementaldecoder("utf-8")("replace")
+                # Read to the end even after [DONE]: a fully read answer returns its connection.
+                async for piece in response.iter_bytes():
+                    for event in decoder.feed(text.decode(piece)):
+                        if not state.done and (delta := self._take(event, state)):
+                            yield StreamChunk(text=delta)
+                for event in decoder.feed(text.decode(b"", final=True)) + decoder.close():
+                    if not state.done and (delta := self._take(event, state)):
+                        yield StreamChunk(text=delta)
+                if not state.done and state.finish_reason is None:
+                    raise truncated_stream("[DONE] or a finish_reason")
+                yield state.final()  # some servers omit [DONE] after a finish_reason
         except httpx.HTTPError as exc:
             raise self._http.transport_error(exc) from exc
 
-    async def _sse_chunks(self, body_text: AsyncIterator[str]) -> AsyncGenerator[StreamChunk, None]:
-        state = _StreamState()
-        done = False
-        async with aclosing(iter_sse(body_text)) as events:
-            async for event in events:
-                if done:
-                    continue  # read to the end so httpx's own stream generators finish, not get GC'd
-                if event.data.strip() == "[DONE]":
-                    done = True
-                    continue
-                payload = parse_json_line(event.data, "SSE data")
-                err = error_in_payload(payload) if event.event in ("message", "error") else None
-                if err is None and event.event == "error":
-                    err = BackendError(FailureKind.BAD_RESPONSE, short(f"error event: {event.data}"))
-                if err is not None:
-                    raise self._http.scrub_error(err)
-                text = self._absorb(as_mapping(payload), state)
-                if text:
-                    yield StreamChunk(text=text)
-        if not done and state.finish_reason is None:
-            raise truncated_stream("[DONE] or a finish_reason")
-        yield state.final()  # some servers omit [DONE] after a finish_reason
+    def _take(self, event: SseEvent, state: _StreamState) -> str:
+        """The text delta of one event ("" for [DONE], which ends the answer); state updated;
+        the error an event carries is raised."""
+        if event.data.strip() == "[DONE]":
+            state.done = True
+            return ""
+        payload = parse_json_line(event.data, "SSE data")
+        err = error_in_payload(payload) if event.event in ("message", "error") else None
+        if err is None and event.event == "error":
+            err = BackendError(FailureKind.BAD_RESPONSE, short(f"error event: {event.data}"))
+        if err is not None:
+            raise self._http.scrub_error(err)
+        return self._absorb(as_mapping(payload), state)
 
     @staticmethod
     def _absorb(payload: Mapping[str, object], state: _StreamState) -> str:
@@ -307,9 +271,8 @@ class OpenAICompatBackend:
             content = as_mapping(choice.get("message")).get("content")  # a non-streamed completion
         return content if isinstance(content, str) else ""
 
-    async def _whole_body(self, response: httpx.Response) -> AsyncGenerator[StreamChunk, None]:
+    def _whole_body(self, raw: bytes) -> list[StreamChunk]:
         """A 200 that is not an event stream: an error body, or a server that ignored `stream`."""
-        raw = await response.aread()
         payload = parse_json_line(raw.decode("utf-8", errors="replace"), "JSON body")
         err = error_in_payload(payload)
         if err is not None:
@@ -320,9 +283,7 @@ class OpenAICompatBackend:
             raise BackendError(
                 FailureKind.BAD_RESPONSE, short(f"expected an event stream, got: {raw[:120]!r}")
             )
-        if text:
-            yield StreamChunk(text=text)
-        yield state.final()
+        return [StreamChunk(text=text), state.final()] if text else [state.final()]
 
     async def probe(self) -> ProbeResult:
         """GET the health path: 200 up, 503-loading loading, anything else down. Never raises."""
