@@ -83,7 +83,7 @@ class ChatPage(QWidget):
         self.sessions.delete_requested.connect(self._delete_session)
 
         # Sized by a few characters, not by the longest model name (which would widen the window).
-        self.model_picker = ElidingComboBox()
+        self.model_picker = ElidingComboBox(characters=14)
         self.model_picker.setObjectName("modelPicker")
         self.model_picker.addItem("Auto (best available)", "auto")
         self.model_picker.setToolTip("Pin a model (its fallbacks still apply) or let the router choose")
@@ -92,12 +92,12 @@ class ChatPage(QWidget):
         self.strategy_picker.setToolTip("How the engine uses the candidates for this chat")
         for label, value in STRATEGIES:
             self.strategy_picker.addItem(label, value)
-        self.meter = ElidedLabel("context: —")
+        self.meter = ElidedLabel("~0 tokens")
         self.meter.setObjectName("contextMeter")
         self.meter_bar = QProgressBar()
         self.meter_bar.setObjectName("contextBar")
         self.meter_bar.setTextVisible(False)
-        self.meter_bar.setFixedSize(90, 8)
+        self.meter_bar.setFixedSize(60, 8)
         self.meter_bar.setToolTip("Share of the chosen model's context window this conversation uses")
         self.new_chat_action = QAction("New chat", self)
         self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)  # Ctrl+N
@@ -157,7 +157,7 @@ class ChatPage(QWidget):
         splitter.addWidget(chat)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([200, 800])
+        splitter.setSizes([180, 800])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
@@ -312,16 +312,16 @@ class ChatPage(QWidget):
         reading = self.bridge.context_meter(key, messages) if key else None
         if reading is None:
             used = sum(len(text) for _, text in messages) // 4
-            self.meter.setText(f"context: ~{used:,} tokens")
+            self.meter.setText(f"~{used:,} tokens")
             self.meter_bar.setValue(0)
             return
         used, window = reading
         if not window:
-            self.meter.setText(f"context: ~{used:,} tokens · window unknown · {key}")
+            self.meter.setText(f"~{used:,} tokens · window unknown · {key}")
             self.meter_bar.setValue(0)
             return
         share = min(100, round(100 * used / window))
-        self.meter.setText(f"context: ~{used:,} / {window:,} tokens · {key}")
+        self.meter.setText(f"~{used:,} / {window:,} tokens · {key}")
         self.meter.setToolTip(
             f"{used:,} of {window:,} tokens ({share}%) of {key}'s window; older messages are fitted when it fills up"
         )

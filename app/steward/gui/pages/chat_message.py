@@ -217,8 +217,8 @@ class MessageView(QFrame):
             if event is not None:
                 self.apply(event)
         self.text, self.finished = text, True
-        if self.log.model is None and not self.log.failed:
-            self.log.stop(by_user=False)
+        if records and self.log.model is None and not self.log.failed:
+            self.log.stop(by_user=False)  # attempts were recorded but no outcome: say so
         self.render()
 
     # --- engine events ---------------------------------------------------------------------
