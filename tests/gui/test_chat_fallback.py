@@ -12,8 +12,18 @@ from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from steward.config import Settings
-from steward.engine.events import EngineEvent
+from steward.engine.events import (
+    AttemptFailed,
+    AttemptStarted,
+    Completed,
+    EngineEvent,
+    FallbackChosen,
+    RequestFailed,
+    RetryScheduled,
+)
+from steward.engine.failures import FailureKind
 from steward.gui.pages.chat import model_state
+from steward.gui.pages.chat_message import MessageView
 from tests.gui.conftest import AppHarness, chat_page, llama_settings, wait_until
 from tests.support.llama import LlamaServer
 
@@ -165,3 +175,37 @@ def test_an_open_circuit_is_marked_with_its_wait_in_words(
         "paused after failures, retry in 12 min"
     )
     assert model_state(replace(model, breaker="half_open", reopen_in_s=None)) == "paused, testing again"
+
+
+def test_badge_is_green_only_for_a_clean_first_choice_answer(qtbot: QtBot) -> None:
+    clean = MessageView("assistant")
+    qtbot.addWidget(clean)
+    clean.apply(AttemptStarted(0.0, "r", "a/m", 1, "first choice"))
+    assert clean.badge.property("outcome") == "working" and clean.badge_text().startswith("working…")
+    clean.apply(Completed(0.0, "r", "a/m", "Hi", None, None, 0.1, 0.5, 1))
+    assert clean.badge.property("outcome") == "clean" and clean.badge_text() == "answered by a/m in 0.50 s"
+    assert "rgba(46, 157, 87" in clean.badge.styleSheet(), "the theme's healthy green"
+    assert clean.flow_widgets == []
+
+    refused = MessageView("assistant")
+    qtbot.addWidget(refused)
+    refused.apply(AttemptStarted(0.0, "r", "a/m", 1, "first choice"))
+    refused.apply(AttemptFailed(0.0, "r", "a/m", 1, FailureKind.CONNECTION_REFUSED, "refused", 0.01, False))
+    refused.apply(FallbackChosen(0.0, "r", "a/m", "b/m", "a/m failed"))
+    refused.apply(AttemptStarted(0.0, "r", "b/m", 2, "fallback"))
+    refused.apply(AttemptFailed(0.0, "r", "b/m", 2, FailureKind.SERVER_ERROR, "500", 0.2, True))
+    refused.apply(RetryScheduled(0.0, "r", "b/m", 2, 0.5, "server_error: retry 1 of 1"))
+    refused.apply(Completed(0.0, "r", "b/m", "Hi", None, None, 0.1, 1.5, 2))
+    texts = [w.text() for w in refused.flow_widgets]
+    assert texts == [
+        "↪ a/m failed (connection refused) → trying b/m",  # nothing was shown yet: nothing struck
+        "↻ b/m failed (server error) → retrying in 0.5 s",
+    ]
+    assert refused.badge.property("outcome") == "fallback"
+    assert refused.badge_text() == "answered by b/m after 1 fallback and 1 retry in 1.50 s"
+
+    failed = MessageView("assistant")
+    qtbot.addWidget(failed)
+    failed.apply(AttemptStarted(0.0, "r", "a/m", 1, "first choice"))
+    failed.apply(RequestFailed(0.0, "r", "no model could answer"))
+    assert failed.badge.property("outcome") == "failed" and failed.badge_text() == "no answer — show attempts"

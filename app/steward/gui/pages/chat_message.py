@@ -209,6 +209,7 @@ class MessageView(QFrame):
             action = self.retry_menu.addAction(key)
             action.triggered.connect(lambda _=False, k=key: self.retry_requested.emit(k))
         self.retry_button.setVisible(bool(models) and self.finished)
+        self._fit_badge()
 
     def restore(self, text: str, records: list[object]) -> None:
         """Show a stored assistant message: its text and the events stored with it."""
