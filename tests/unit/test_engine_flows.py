@@ -254,6 +254,9 @@ async def test_manual_quarantine_beats_a_closed_breaker_and_expires(fake_clock: 
     assert (
         skipped.model == "a/m" and skipped.kind is FailureKind.QUARANTINED and "flaky today" in skipped.reason
     )
+    assert skipped.reason == "quarantined by you — flaky today (10 min left)", (
+        "who, why and the wait in words"
+    )
     assert answer(events).model == "b/m" and backends["a"].scripts["m"].calls == 0
     await fake_clock.advance(600)
     released: list[EngineEvent] = []

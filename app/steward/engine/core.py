@@ -15,6 +15,7 @@ from steward.engine.backend import Backend
 from steward.engine.breaker import BreakerState, CircuitBreaker, Permit
 from steward.engine.bulkhead import Bulkhead
 from steward.engine.clock import Clock, SystemClock, wall_time
+from steward.engine.durations import duration_in_words, time_left
 from steward.engine.events import (
     BreakerChanged,
     EngineEvent,
@@ -271,13 +272,13 @@ class Engine:
     def _skip_reason(self, state: ModelState) -> tuple[FailureKind, str] | None:
         entry = self._quarantine.get(state.key)
         if entry is not None:
-            left = entry.remaining(self.clock.now())
-            until = "until released" if left is None else f"{left:.0f} s left"
-            return FailureKind.QUARANTINED, f"quarantined ({entry.reason}; {until})"
+            # Every quarantine is the user's (the Models page, the CLI, or restored from their last run).
+            until = time_left(entry.remaining(self.clock.now()))
+            return FailureKind.QUARANTINED, f"quarantined by you — {entry.reason} ({until})"
         if not state.breaker.would_admit():
             wait = state.breaker.reopen_in()
             if wait is not None:
-                return FailureKind.CIRCUIT_OPEN, f"circuit open, retry in {wait:.0f} s"
+                return FailureKind.CIRCUIT_OPEN, f"circuit open, retry in {duration_in_words(wait)}"
             return FailureKind.CIRCUIT_OPEN, "circuit half-open, probe already in flight"
         return None
 

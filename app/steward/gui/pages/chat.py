@@ -1,12 +1,14 @@
-"""Chat page: stored conversations, model and strategy pickers, streamed Markdown answers with
-their attempt chains, context meter and fit notices, "retry with…", Send (Ctrl+Enter), Stop (Esc)."""
+"""Chat page: stored conversations, model and strategy pickers (quarantined and paused models
+marked with their time left), streamed Markdown answers with their attempt chains and fallbacks,
+a context meter that follows the model actually answering, "retry with…", New chat (Ctrl+N),
+Send (Ctrl+Enter), Stop (Esc). Long names elide, so the page fits a 1024×700 window."""
 
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -21,11 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from steward.engine.events import Completed, EngineEvent, RequestFailed, Token
-from steward.engine.snapshot import EngineSnapshot
+from steward.engine.durations import duration_in_words, time_left
+from steward.engine.events import AttemptStarted, Completed, EngineEvent, RequestFailed, Token
+from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
 from steward.gui.pages.chat_message import MessageView
 from steward.gui.pages.chat_sessions import SessionsPanel
+from steward.gui.pages.chat_widgets import ElidedLabel, ElidingComboBox
 from steward.store import ChatMessage as StoredMessage
 from steward.store import ChatSession
 
@@ -36,6 +40,18 @@ STRATEGIES = [
     ("Race", "race"),
     ("Weighted", "weighted"),
 ]
+
+
+def model_state(model: ModelSnapshot) -> str:
+    """Why routing passes `model` by right now, in words ("" when it is in rotation)."""
+    if model.quarantine is not None:
+        return f"quarantined, {time_left(model.quarantine.remaining_s)}"
+    if model.breaker == "open":
+        wait = model.reopen_in_s
+        return "paused after failures" + (f", retry in {duration_in_words(wait)}" if wait is not None else "")
+    if model.breaker == "half_open":
+        return "paused, testing again"
+    return ""
 
 
 def _title(text: str) -> str:
@@ -56,46 +72,48 @@ class ChatPage(QWidget):
         self.last_answer: MessageView | None = None
         self._model_keys: list[str] = []
         self._dirty = False
+        self._answering: str | None = None  # the model answering (or that last answered) this chat
+        self._stop_requested = False
 
         self.sessions = SessionsPanel()
-        self.sessions.setMinimumWidth(180)
+        self.sessions.setMinimumWidth(150)
         self.sessions.chosen.connect(self.open_session)
         self.sessions.new_requested.connect(self.new_chat)
         self.sessions.rename_requested.connect(self.bridge.rename_session)
         self.sessions.delete_requested.connect(self._delete_session)
 
-        self.model_picker = QComboBox()
+        # Sized by a few characters, not by the longest model name (which would widen the window).
+        self.model_picker = ElidingComboBox(characters=14)
         self.model_picker.setObjectName("modelPicker")
         self.model_picker.addItem("Auto (best available)", "auto")
-        self.model_picker.setMinimumWidth(240)
         self.model_picker.setToolTip("Pin a model (its fallbacks still apply) or let the router choose")
-        self.model_picker.currentIndexChanged.connect(self._update_meter)
+        self.model_picker.activated.connect(self._picked)
         self.strategy_picker = QComboBox()
         self.strategy_picker.setToolTip("How the engine uses the candidates for this chat")
         for label, value in STRATEGIES:
             self.strategy_picker.addItem(label, value)
-        self.meter = QLabel("context: —")
+        self.meter = ElidedLabel("~0 tokens")
         self.meter.setObjectName("contextMeter")
         self.meter_bar = QProgressBar()
         self.meter_bar.setObjectName("contextBar")
         self.meter_bar.setTextVisible(False)
-        self.meter_bar.setFixedSize(90, 8)
+        self.meter_bar.setFixedSize(60, 8)
         self.meter_bar.setToolTip("Share of the chosen model's context window this conversation uses")
-        self.new_button = QPushButton("New chat")
-        self.new_button.clicked.connect(self.new_chat)
+        self.new_chat_action = QAction("New chat", self)
+        self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)  # Ctrl+N
+        self.new_chat_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.new_chat_action.triggered.connect(self.new_chat)
+        self.addAction(self.new_chat_action)  # a menu may add this same action: one shortcut, no clash
         top = QHBoxLayout()
         top.addWidget(QLabel("Model"))
-        top.addWidget(self.model_picker)
+        top.addWidget(self.model_picker, 2)
         top.addWidget(self.strategy_picker)
-        top.addStretch(1)
-        top.addWidget(self.meter)
+        top.addWidget(self.meter, 3)
         top.addWidget(self.meter_bar)
-        top.addWidget(self.new_button)
 
         self.transcript = QWidget()
         self.transcript.setObjectName("transcript")
         self.transcript_layout = QVBoxLayout(self.transcript)
-        self.transcript_layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.transcript_layout.setSpacing(8)
         self.empty_label = QLabel(
             "Ask anything. Every answer shows which model gave it and what the engine did."
@@ -103,8 +121,10 @@ class ChatPage(QWidget):
         self.empty_label.setObjectName("emptyState")
         self.empty_label.setWordWrap(True)
         self.transcript_layout.addWidget(self.empty_label)
+        self.transcript_layout.addStretch(1)  # messages keep their own height; the rest stays empty below
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setWidget(self.transcript)
 
         self.input = QPlainTextEdit()
@@ -136,7 +156,8 @@ class ChatPage(QWidget):
         splitter.addWidget(self.sessions)
         splitter.addWidget(chat)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([220, 800])
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([180, 800])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
@@ -194,6 +215,7 @@ class ChatPage(QWidget):
             previous = view
         if previous is not None and previous.role == "assistant" and previous.text:
             self._make_last(previous)
+        self._answering = self.last_answer.model if self.last_answer is not None else None
         self._update_meter()
 
     def _delete_session(self, session_id: str) -> None:
@@ -240,9 +262,37 @@ class ChatPage(QWidget):
             self.model_picker.blockSignals(False)
             if self.last_answer is not None:
                 self._make_last(self.last_answer)
+        self._mark_models(snapshot)
+        self._update_meter()
+
+    def _mark_models(self, snapshot: EngineSnapshot) -> None:
+        """Name quarantined and paused models in the picker, with their time left in words."""
+        for index, model in enumerate(snapshot.models, start=1):
+            state = model_state(model)
+            label = f"{model.key} — {state}" if state else model.key
+            if self.model_picker.itemText(index) != label:
+                self.model_picker.setItemText(index, label)
+                tip = model.key
+                if model.quarantine is not None:
+                    tip += f"\nquarantined by you: {model.quarantine.reason}"
+                if state:
+                    tip += f"\n{state}: chats pinned to it go to the fallback chain"
+                self.model_picker.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
+        self.model_picker.setToolTip(
+            self.model_picker.currentText()
+            + "\nPin a model (its fallbacks still apply) or let the router choose"
+        )
+
+    def _picked(self, _index: int) -> None:
+        """The user chose a model: the meter follows that choice again."""
+        self._answering = None
         self._update_meter()
 
     def _meter_model(self) -> str | None:
+        """The model answering (or that answered last), else the picked one, else the router's likely one."""
+        snapshot = self.bridge.snapshot
+        if self._answering is not None and (snapshot is None or snapshot.model(self._answering) is not None):
+            return self._answering
         chosen = self.model_picker.currentData()
         if chosen != "auto":
             return str(chosen)
@@ -262,17 +312,19 @@ class ChatPage(QWidget):
         reading = self.bridge.context_meter(key, messages) if key else None
         if reading is None:
             used = sum(len(text) for _, text in messages) // 4
-            self.meter.setText(f"context: ~{used:,} tokens")
+            self.meter.setText(f"~{used:,} tokens")
             self.meter_bar.setValue(0)
             return
         used, window = reading
         if not window:
-            self.meter.setText(f"context: ~{used:,} tokens · window unknown ({key})")
+            self.meter.setText(f"~{used:,} tokens · window unknown · {key}")
             self.meter_bar.setValue(0)
             return
         share = min(100, round(100 * used / window))
-        self.meter.setText(f"context: ~{used:,} / {window:,} tokens ({key})")
-        self.meter.setToolTip(f"{share}% of {key}'s window; older messages are fitted when it fills up")
+        self.meter.setText(f"~{used:,} / {window:,} tokens · {key}")
+        self.meter.setToolTip(
+            f"{used:,} of {window:,} tokens ({share}%) of {key}'s window; older messages are fitted when it fills up"
+        )
         self.meter_bar.setValue(share)
         self.meter_bar.setProperty("full", share >= 80)
         self.meter_bar.style().unpolish(self.meter_bar)
@@ -303,6 +355,7 @@ class ChatPage(QWidget):
         if rid is None:
             return
         self.current_rid = rid
+        self._stop_requested = False
         self.current = MessageView("assistant", sent=list(self.history))
         self.current.retry_requested.connect(self.retry)
         self._add(self.current)
@@ -327,6 +380,7 @@ class ChatPage(QWidget):
 
     def stop(self) -> None:
         if self.current_rid is not None:
+            self._stop_requested = True
             self.bridge.stop_chat(self.current_rid)
 
     def new_chat(self) -> None:
@@ -334,14 +388,16 @@ class ChatPage(QWidget):
         self._clear()
         self.sessions.list.clearSelection()
         self.sessions.list.setCurrentItem(None)  # type: ignore[arg-type]
+        self._answering = None
         self._update_meter()
+        self.input.setFocus()
 
     def _clear(self) -> None:
         self.history.clear()
         self.session_id = None
         self.last_answer = None
         self.current = None
-        while self.transcript_layout.count() > 1:
+        while self.transcript_layout.count() > 2:  # the empty-state label first, the stretch last
             item = self.transcript_layout.takeAt(1)
             widget = item.widget() if item is not None else None
             if widget is not None:
@@ -350,8 +406,10 @@ class ChatPage(QWidget):
 
     def _add(self, view: MessageView) -> None:
         self.empty_label.hide()
-        self.transcript_layout.addWidget(view)
-        view.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.transcript_layout.insertWidget(self.transcript_layout.count() - 1, view)
+        view.setSizePolicy(
+            QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum
+        )  # wraps: height follows width
         QTimer.singleShot(0, self._scroll_to_end)
 
     def _scroll_to_end(self) -> None:
@@ -368,6 +426,9 @@ class ChatPage(QWidget):
             self._dirty = True
             return
         self.current.apply(event)
+        if isinstance(event, AttemptStarted) and event.model != self._answering:
+            self._answering = event.model  # the header follows the model answering now
+            self._update_meter()
         if isinstance(event, Completed):
             self.history.append(("assistant", event.text))
             self._store("assistant", self.current)
@@ -386,10 +447,11 @@ class ChatPage(QWidget):
         if rid != self.current_rid:
             return
         if self.current is not None:
-            self.current.stopped()
+            self.current.stopped(by_user=self._stop_requested)
             if not self.current.model and self.history and self.history[-1][0] == "user":
                 self.history.pop()  # stopped before an answer: that turn is not part of the conversation
         self.current_rid = None
+        self._stop_requested = False
         self.send_button.setEnabled(True)
         self.stop_button.setEnabled(False)
 

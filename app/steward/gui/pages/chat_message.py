@@ -1,5 +1,7 @@
-"""One message in the chat transcript: Markdown text, the "answered by" badge, the expandable
-attempt chain (abandoned partial text struck through) and context notices."""
+"""One message in the chat transcript: Markdown text (code blocks with Copy), a Copy button, the
+"answered by" badge (green for a clean first-choice answer, amber after a fallback), the expandable
+attempt chain, context notices, and -- inline where it happened -- a switch of model with the
+abandoned partial text kept struck through."""
 
 from __future__ import annotations
 
@@ -7,29 +9,63 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette, QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from steward.engine import events as engine_events
 from steward.engine.events import (
-    AttemptCancelled,
-    AttemptFailed,
-    AttemptStarted,
-    CandidateSkipped,
     Completed,
     ContextFitted,
     EngineEvent,
-    FallbackChosen,
-    HedgeStarted,
     ModelLoading,
-    PartialAbandoned,
     RequestFailed,
     RequestStarted,
-    RetryScheduled,
     TruncationSuspected,
 )
 from steward.engine.failures import FailureKind
+from steward.gui.pages.chat_attempts import AttemptLog, FlowItem, Outcome
+from steward.gui.pages.chat_markdown import MarkdownBody
+from steward.gui.pages.chat_widgets import CopyButton
+from steward.gui.theme import health_colour
 
 CONTEXT_TYPES = frozenset({"ContextFitted", "TruncationSuspected", "ModelLoading"})
+BADGE_COLOURS: dict[Outcome, str] = {
+    "clean": "healthy",
+    "fallback": "degraded",
+    "failed": "unhealthy",
+    "stopped": "unknown",
+    "working": "loading",
+}
+
+
+def badge_style(outcome: Outcome) -> str:
+    """The badge tinted with the status colour of `outcome` (text keeps the palette's colour)."""
+    colour = QColor(health_colour(BADGE_COLOURS[outcome]))
+    r, g, b = colour.red(), colour.green(), colour.blue()
+    return (
+        f"QToolButton#badge {{ border: 1px solid rgba({r}, {g}, {b}, 0.7); "
+        f"background: rgba({r}, {g}, {b}, 0.16); border-radius: 9px; padding: 2px 10px; }}"
+    )
+
+
+def notice_style() -> str:
+    """Inline switch notices look like the other notices: tinted with the "degraded" colour."""
+    colour = QColor(health_colour("degraded"))
+    r, g, b = colour.red(), colour.green(), colour.blue()
+    return (
+        f"QLabel#fallbackNotice {{ background: rgba({r}, {g}, {b}, 0.14); "
+        f"border: 1px solid rgba({r}, {g}, {b}, 0.55); border-radius: 6px; padding: 4px 6px; }}"
+    )
+
+
+def wrapping_label(name: str, fmt: Qt.TextFormat = Qt.TextFormat.PlainText) -> QLabel:
+    """A word-wrapped label that never forces the transcript wider (an unbreakable word is clipped)."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setTextFormat(fmt)
+    label.setWordWrap(True)
+    label.setMinimumWidth(1)
+    return label
 
 
 def _plural(count: int) -> str:
@@ -87,13 +123,14 @@ class MessageView(QFrame):
         self.role = role
         self.text = text
         self.sent = list(sent or [])
-        self.model: str | None = None
-        self.finished = False
-        self.failed = False
-        self.chain: list[str] = []
+        self.finished = role != "assistant"
+        self.log = AttemptLog()
         self.notices: list[str] = []
         self.dropped_text: list[str] = []
         self.records: list[dict[str, Any]] = []
+        self.flow_widgets: list[QLabel] = []
+        self._badge_outcome: Outcome | None = None
+        self._badge_full = ""
         self.setObjectName("userMessage" if role == "user" else "assistantMessage")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
@@ -101,34 +138,31 @@ class MessageView(QFrame):
         layout.setSpacing(4)
         self.header = QLabel("You" if role == "user" else "Assistant")
         self.header.setObjectName("messageHeader")
-        self.body = QLabel()
-        self.body.setTextFormat(
-            Qt.TextFormat.MarkdownText if role == "assistant" else Qt.TextFormat.PlainText
-        )
-        self.body.setWordWrap(True)
-        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notice_label = QLabel()
-        self.notice_label.setWordWrap(True)
-        self.notice_label.setObjectName("notice")
-        self.notice_label.setTextFormat(Qt.TextFormat.RichText)
+        self.copy_button = CopyButton(lambda: self.text, "Copy this message (Markdown)")
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.header, 1)
+        top.addWidget(self.copy_button)
+        self.body = MarkdownBody()
+        self.plain = wrapping_label("userText")
+        self.plain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice_label = wrapping_label("notice", Qt.TextFormat.RichText)
         self.notice_label.hide()
         self.notice_label.linkActivated.connect(self._show_dropped)
-        self.dropped_label = QLabel()
-        self.dropped_label.setObjectName("droppedText")
-        self.dropped_label.setWordWrap(True)
-        self.dropped_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.dropped_label = wrapping_label("droppedText")
         self.dropped_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dropped_label.hide()
+        self.flow = QVBoxLayout()
+        self.flow.setContentsMargins(0, 0, 0, 0)
+        self.flow.setSpacing(4)
         self.badge = QToolButton()
         self.badge.setObjectName("badge")
         self.badge.setCheckable(True)
         self.badge.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.badge.setMinimumWidth(60)  # elided to fit (see _fit_badge), never widening the window
         self.badge.toggled.connect(self._toggle_chain)
         self.badge.hide()
-        self.chain_label = QLabel()
-        self.chain_label.setTextFormat(Qt.TextFormat.RichText)
-        self.chain_label.setWordWrap(True)
-        self.chain_label.setObjectName("attemptChain")
+        self.chain_label = wrapping_label("attemptChain", Qt.TextFormat.RichText)
         self.chain_label.hide()
         self.retry_button = QToolButton()
         self.retry_button.setObjectName("retryButton")
@@ -143,11 +177,30 @@ class MessageView(QFrame):
         footer.addWidget(self.badge)
         footer.addStretch(1)
         footer.addWidget(self.retry_button)
-        for widget in (self.header, self.notice_label, self.dropped_label, self.body):
+        layout.addLayout(top)
+        for widget in (self.notice_label, self.dropped_label):
             layout.addWidget(widget)
+        layout.addLayout(self.flow)
+        layout.addWidget(self.body if role == "assistant" else self.plain)
+        (self.plain if role == "assistant" else self.body).hide()
         layout.addLayout(footer)
         layout.addWidget(self.chain_label)
         self.render()
+
+    # --- what the rest of the page reads ---------------------------------------------------
+
+    @property
+    def model(self) -> str | None:
+        """The model that answered (None until it did)."""
+        return self.log.model
+
+    @property
+    def failed(self) -> bool:
+        return self.log.failed
+
+    @property
+    def chain(self) -> list[str]:
+        return self.log.chain
 
     def offer_retry(self, models: list[str]) -> None:
         """Show "Retry with…" listing `models` (empty hides it)."""
@@ -156,6 +209,7 @@ class MessageView(QFrame):
             action = self.retry_menu.addAction(key)
             action.triggered.connect(lambda _=False, k=key: self.retry_requested.emit(k))
         self.retry_button.setVisible(bool(models) and self.finished)
+        self._fit_badge()
 
     def restore(self, text: str, records: list[object]) -> None:
         """Show a stored assistant message: its text and the events stored with it."""
@@ -164,6 +218,8 @@ class MessageView(QFrame):
             if event is not None:
                 self.apply(event)
         self.text, self.finished = text, True
+        if records and self.log.model is None and not self.log.failed:
+            self.log.stop(by_user=False)  # attempts were recorded but no outcome: say so
         self.render()
 
     # --- engine events ---------------------------------------------------------------------
@@ -171,33 +227,8 @@ class MessageView(QFrame):
     def apply(self, event: EngineEvent) -> None:
         """Update from one event of this message's request."""
         self.records.append(event_record(event))
-        if isinstance(event, AttemptStarted):
-            self.chain.append(f"→ <b>{html.escape(event.model)}</b> started ({html.escape(event.reason)})")
-        elif isinstance(event, AttemptFailed):
-            retry = ", retrying" if event.will_retry else ""
-            self.chain.append(
-                f"✗ <b>{html.escape(event.model)}</b> failed: <code>{event.kind.value}</code> after "
-                f"{event.elapsed_s:.2f} s — {html.escape(event.detail)}{retry}"
-            )
-        elif isinstance(event, PartialAbandoned):
-            self.chain.append(
-                f"⌫ abandoned partial answer from {html.escape(event.model)}: "
-                f"<s>{html.escape(event.text[:400])}</s>"
-            )
-            self.text = ""
-        elif isinstance(event, FallbackChosen):
-            self.chain.append(f"↪ fallback to <b>{html.escape(event.model)}</b>: {html.escape(event.reason)}")
-        elif isinstance(event, HedgeStarted):
-            self.chain.append(f"⇉ hedged with <b>{html.escape(event.model)}</b> after {event.after_s:.2f} s")
-        elif isinstance(event, AttemptCancelled):
-            self.chain.append(f"■ {html.escape(event.model)} cancelled: {html.escape(event.reason)}")
-        elif isinstance(event, CandidateSkipped):
-            self.chain.append(f"⤼ skipped {html.escape(event.model)}: {html.escape(event.reason)}")
-        elif isinstance(event, RetryScheduled):
-            self.chain.append(
-                f"↻ retry {html.escape(event.model)} in {event.delay_s:.2f} s ({html.escape(event.reason)})"
-            )
-        elif isinstance(event, ModelLoading):
+        self.log.apply(event)
+        if isinstance(event, ModelLoading):
             self.notices.append(f"⏳ {html.escape(event.model)} is loading — waiting for it")
         elif isinstance(event, ContextFitted):
             self.dropped_text = self._full_texts(event.dropped_preview)
@@ -215,14 +246,17 @@ class MessageView(QFrame):
         elif isinstance(event, RequestStarted):
             self.notices += [f"⚠ {html.escape(note)}" for note in event.notes]
         elif isinstance(event, Completed):
-            self.model, self.finished = event.model, True
+            self.finished = True
             self.text = event.text
-            self.chain.append(f"✓ <b>{html.escape(event.model)}</b> answered in {event.total_s:.2f} s")
             if event.note:
                 self.notices.append(f"✂ {html.escape(event.note)}")
         elif isinstance(event, RequestFailed):
-            self.finished, self.failed = True, True
+            self.finished = True
             self.notices.append(f"✗ no answer: {html.escape(event.detail)}")
+        if len(self.flow_widgets) < len(self.log.flow) and any(
+            item.kind == "abandoned" for item in self.log.flow[len(self.flow_widgets) :]
+        ):
+            self.text = ""  # the abandoned text moves up, struck through; the next answer starts here
         self.render()
 
     def append_token(self, text: str) -> None:
@@ -232,35 +266,78 @@ class MessageView(QFrame):
         """Grey out an answer that a retry replaced (it stays visible, out of the conversation)."""
         self.header.setText("Assistant — superseded by a retry")
         self.setProperty("superseded", True)
-        self.body.setEnabled(False)
+        self.body.set_enabled_look(False)
         self.offer_retry([])
 
-    def stopped(self) -> None:
+    def stopped(self, by_user: bool = True) -> None:
+        """The request ended without a final event: stopped by the user (Esc) or torn down."""
         if not self.finished:
             self.finished = True
-            self.notices.append("■ stopped")
+            self.log.stop(by_user)
+            self.notices.append("■ stopped" if by_user else "■ ended without an answer")
             self.render()
 
     # --- drawing ---------------------------------------------------------------------------
 
     def badge_text(self) -> str:
-        if self.failed:
-            return "no answer — show attempts"
-        if self.model is None:
-            return "working… — show attempts"
-        took = next((c for c in reversed(self.chain) if c.startswith("✓")), "")
-        seconds = took.rsplit(" in ", 1)[-1] if " in " in took else ""
-        return f"answered by {self.model} in {seconds}"
+        return self.log.badge_text()
 
     def render(self) -> None:
-        self.body.setText(self.text or ("…" if self.role == "assistant" and not self.finished else self.text))
+        if self.role == "assistant":
+            self.body.set_text(self.text or ("" if self.finished else "…"))
+        else:
+            self.plain.setText(self.text)
+        self.copy_button.setVisible(self.finished and bool(self.text))
         if self.notices:
             self.notice_label.setText("<br>".join(self.notices))
             self.notice_label.show()
-        if self.role == "assistant" and self.chain:
-            self.badge.setText(("▾ " if self.badge.isChecked() else "▸ ") + self.badge_text())
+        for item in self.log.flow[len(self.flow_widgets) :]:
+            self._add_flow(item)
+        if self.role == "assistant" and self.log.chain:
+            outcome = self.log.outcome()
+            if outcome != self._badge_outcome:
+                self._badge_outcome = outcome
+                self.badge.setProperty("outcome", outcome)
+                self.badge.setStyleSheet(badge_style(outcome))
+            self._badge_full = ("▾ " if self.badge.isChecked() else "▸ ") + self.badge_text()
+            self.badge.setToolTip(self._badge_full[2:])
+            self._fit_badge()
             self.badge.show()
-            self.chain_label.setText("<br>".join(self.chain))
+            self.chain_label.setText("<br>".join(self.log.chain))
+
+    def _add_flow(self, item: FlowItem) -> None:
+        if item.kind == "abandoned":
+            label = wrapping_label("abandonedText")
+            label.setText(item.text)
+            font = label.font()
+            font.setStrikeOut(True)
+            label.setFont(font)
+            label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            label.setToolTip(f"{item.model} stopped before finishing: this text is not part of the answer")
+        else:
+            label = wrapping_label("fallbackNotice")
+            label.setText(item.text)
+            label.setStyleSheet(notice_style())
+        self.flow_widgets.append(label)
+        self.flow.addWidget(label)
+
+    def _fit_badge(self) -> None:
+        """The badge's text elided (in the middle: the model name) to the width the message has."""
+        if not self._badge_full:
+            return
+        room = self.contentsRect().width() - 40
+        if self.retry_button.isVisible():
+            room -= self.retry_button.sizeHint().width() + 8
+        metrics = self.badge.fontMetrics()
+        text = self._badge_full
+        if room > 0 and metrics.horizontalAdvance(text) > room:
+            text = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, room)
+        if text != self.badge.text():
+            self.badge.setText(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_badge()
 
     def stored_parts(self) -> tuple[list[object], list[object]]:
         """(attempt chain, context events) as JSON-friendly records, for the store."""

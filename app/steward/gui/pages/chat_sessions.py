@@ -1,4 +1,5 @@
-"""The chat page's list of stored conversations: New, Rename (or double-click), Delete (confirmed)."""
+"""The chat page's list of stored conversations: New chat (the page's one), Rename (or double-click),
+Delete (confirmed)."""
 
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ class SessionsPanel(QWidget):
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.itemClicked.connect(self._clicked)
         self.list.itemChanged.connect(self._edited)
-        self.new_button = QPushButton("New")
-        self.new_button.setToolTip("Start a new conversation")
+        self.new_button = QPushButton("New chat")
+        self.new_button.setObjectName("newChatButton")
+        self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
         self.new_button.clicked.connect(self.new_requested.emit)
         self.rename_button = QPushButton("Rename")
         self.rename_button.setToolTip("Rename the selected conversation (or double-click it)")
@@ -65,12 +67,13 @@ class SessionsPanel(QWidget):
         self.delete_button.clicked.connect(self._delete)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
-        for button in (self.new_button, self.rename_button, self.delete_button):
+        for button in (self.rename_button, self.delete_button):
             buttons.addWidget(button)
         title = QLabel("Conversations")
         title.setObjectName("sectionTitle")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.new_button)
         layout.addWidget(title)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from steward.engine.durations import duration_in_words, time_left
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
 from steward.gui.tables import read_only_table
@@ -62,17 +63,35 @@ def _fmt_s(value: float | None) -> str:
 
 
 class QuarantineDialog(QDialog):
-    """Ask for a reason and a duration."""
+    """Ask for a reason and a duration. The full model name is shown in the dialog (a window
+    title is cut short by most window managers) and the reason field is wide enough for its hint."""
 
     def __init__(self, key: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Quarantine {key}")
+        self.setWindowTitle("Quarantine a model")
+        self.setMinimumWidth(500)  # room to breathe; a longer name wraps (it never widens past the screen)
+        self.model_label = QLabel(key)
+        self.model_label.setObjectName("quarantineModel")
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.model_label.font()
+        font.setBold(True)
+        self.model_label.setFont(font)
+        hint = QLabel(
+            "Routing skips it (chats pinned to it go to the fallback chain) until released or the time is up."
+        )
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("why (shown in the dashboard and the audit trail)")
+        metrics = self.reason.fontMetrics()
+        self.reason.setMinimumWidth(metrics.horizontalAdvance(self.reason.placeholderText()) + 24)
         self.duration = QComboBox()
         for label, seconds in DURATIONS:
             self.duration.addItem(label, seconds)
         form = QFormLayout(self)
+        form.addRow(self.model_label)
+        form.addRow(hint)
         form.addRow("Reason", self.reason)
         form.addRow("Duration", self.duration)
         buttons = QDialogButtonBox(
@@ -323,15 +342,10 @@ class ModelsPage(QWidget):
     def _cells(m: ModelSnapshot) -> list[str]:
         health = m.health
         if m.quarantine is not None:
-            left = (
-                "until released"
-                if m.quarantine.remaining_s is None
-                else f"{m.quarantine.remaining_s:.0f} s left"
-            )
-            health = f"quarantined ({left})"
+            health = f"quarantined ({time_left(m.quarantine.remaining_s)})"
         circuit = m.breaker.replace("_", "-")
         if m.reopen_in_s is not None:
-            circuit += f" ({m.reopen_in_s:.0f} s)"
+            circuit += f" (retry in {duration_in_words(m.reopen_in_s)})"
         rate = m.metrics.success_rate
         return [
             m.model,
