@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from steward.gui.settings_fields import FieldSpec
+from steward.gui.theme import health_colour
 
-ERROR_COLOUR = "#d0433b"
+ERROR_COLOUR = health_colour("unhealthy")
+INVOLVED_TEXT = "part of the problem shown above"
 # Editors accept values outside a field's limits on purpose: the model judges them and the
 # reason is shown next to the field, instead of the spin box silently clamping the input.
 INT_RANGE = (-1_000_000_000, 1_000_000_000)
@@ -44,6 +46,7 @@ class FieldEditor(QWidget):
         super().__init__(parent)
         self.spec = spec
         self.parse_error: str | None = None
+        self.marked = False  # shown with a red border: its own problem or part of a group rule's
         self.widget = self._make()
         self.widget.setToolTip(spec.tooltip)
         self.widget.setObjectName(f"setting:{spec.path}")
@@ -91,7 +94,8 @@ class FieldEditor(QWidget):
         if spec.kind == "choice":
             combo = QComboBox()
             for choice in spec.choices:
-                combo.addItem(choice.replace("_", " "), choice)
+                shown = choice.replace("_", " ")
+                combo.addItem(shown[:1].upper() + shown[1:], choice)
             combo.currentIndexChanged.connect(self.changed)
             return combo
         if spec.kind in ("text", "int_list"):
@@ -164,9 +168,11 @@ class FieldEditor(QWidget):
             text = str(value)
         return f"{text} — {self.spec.pointer}" if self.spec.pointer else text
 
-    def show_error(self, reason: str | None) -> None:
-        self.error_label.setText(reason or "")
-        self.error_label.setVisible(bool(reason))
-        colour = f"border: 1px solid {ERROR_COLOUR};" if reason else ""
+    def show_error(self, reason: str | None, involved: bool = False) -> None:
+        """Show this field's own problem, or mark it as one of the fields a group rule names."""
+        text = reason or (INVOLVED_TEXT if involved else "")
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+        self.marked = bool(text) and self.editable
         if self.editable:
-            self.widget.setStyleSheet(colour)
+            self.widget.setStyleSheet(f"border: 1px solid {ERROR_COLOUR};" if self.marked else "")
