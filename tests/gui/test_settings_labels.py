@@ -54,13 +54,13 @@ def test_cross_field_and_field_problems_are_all_counted_named_by_label_and_marke
     assert not page.apply_button.isEnabled()
     cap, base = page.editor("breaker.max_reset_timeout_s"), page.editor("breaker.reset_timeout_s")
     assert cap.marked and base.marked, "both fields of the broken rule are marked"
-    assert "border" in cap.widget.styleSheet()
+    assert "border" in cap.frame.styleSheet() and cap.widget.styleSheet() == "", "marked around, arrows kept"
     assert cap.error_label.isVisible() and "problem shown above" in cap.error_label.text()
     assert page.editor("breaker.failure_threshold").marked
     assert not page.editor("breaker.success_threshold").marked
 
     number_box(page, "breaker.max_reset_timeout_s").setValue(600.0)  # the rule holds again
-    assert not cap.marked and not base.marked and cap.widget.styleSheet() == ""
+    assert not cap.marked and not base.marked and cap.frame.styleSheet() == ""
     assert not cap.error_label.isVisibleTo(page) and not group_error.isVisibleTo(page)
     assert "2 problems" in page.status.text()
     number_box(page, "breaker.failure_threshold").setValue(3)

@@ -145,8 +145,10 @@ def test_keyboard_focus_draws_a_ring_in_the_highlight_colour(
 ) -> None:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
-    apply_theme(app, theme)  # before the window: live theme switching is the theme helper's part
     h = harness_factory(llama_settings(("small", llama_small.url)))
+    apply_theme(app, theme)
+    app.setStyleSheet(app.styleSheet())  # re-polish: styled widgets take the new palette
+    QApplication.processEvents()
     button = h.window.first_run.servers_button
     h.window.activateWindow()
     highlight = app.palette().color(QPalette.ColorRole.Highlight)
@@ -169,6 +171,7 @@ def test_keyboard_focus_draws_a_ring_in_the_highlight_colour(
     image = sidebar.grab().toImage()
     assert _close(QColor(image.pixel(0, image.height() // 2)), highlight), "the sidebar shows focus too"
     apply_theme(app, "light")
+    app.setStyleSheet(app.styleSheet())
 
 
 def _close(a: QColor, b: QColor, tolerance: int = 40) -> bool:

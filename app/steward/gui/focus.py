@@ -2,8 +2,10 @@
 
 Fusion's own focus hint is a faint tint that disappears on some palettes. This stylesheet, set
 on the main window (so it adds to the application's stylesheet instead of replacing it), draws
-a 2 px ring in the palette's highlight colour around the control that has keyboard focus. Only
-palette roles are used, so it follows the theme when it changes.
+a 2 px ring in the palette's highlight colour around the button, check box or list that has
+keyboard focus. Text fields, spin boxes and combo boxes keep Fusion's own highlight-coloured
+focus frame (a style-sheet border on them would replace their arrows). Only palette roles are
+used, so the ring follows the theme.
 """
 
 from __future__ import annotations
@@ -18,11 +20,6 @@ QPushButton:focus, QToolButton:focus {
 }
 QCheckBox:focus, QRadioButton:focus {
     outline: none;
-    border: 2px solid palette(highlight);
-    border-radius: 3px;
-}
-QLineEdit:focus, QPlainTextEdit:focus, QTextEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus,
-QComboBox:focus {
     border: 2px solid palette(highlight);
     border-radius: 3px;
 }

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -55,10 +56,17 @@ class FieldEditor(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.error_label.hide()
+        # The red mark is a frame around the editor, not a border on it: a border set on a spin box
+        # or combo box replaces its native arrows and buttons.
+        self.frame = QFrame()
+        self.frame.setObjectName("fieldMark")
+        framed = QHBoxLayout(self.frame)
+        framed.setContentsMargins(2, 2, 2, 2)
+        framed.addWidget(self.widget)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        layout.addWidget(self.widget, 0 if spec.kind in ("int", "float", "bool", "choice") else 1)
+        layout.addWidget(self.frame, 0 if spec.kind in ("int", "float", "bool", "choice") else 1)
         layout.addWidget(self.error_label, 1)
         if spec.kind in ("int", "float", "bool", "choice"):
             layout.addStretch(0)
@@ -174,5 +182,8 @@ class FieldEditor(QWidget):
         self.error_label.setText(text)
         self.error_label.setVisible(bool(text))
         self.marked = bool(text) and self.editable
-        if self.editable:
-            self.widget.setStyleSheet(f"border: 1px solid {ERROR_COLOUR};" if self.marked else "")
+        self.frame.setStyleSheet(
+            f"QFrame#fieldMark {{ border: 2px solid {ERROR_COLOUR}; border-radius: 4px; }}"
+            if self.marked
+            else ""
+        )
