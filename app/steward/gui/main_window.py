@@ -176,7 +176,13 @@ class MainWindow(QMainWindow):
         self._action(view, "welcome", "Show &welcome panel", None, self.first_run.show)
         models = self._menu(bar.addMenu("&Models"))
         self._action(models, "pick_model", "&Choose a model…", "Ctrl+K", self._focus_model_picker)
-        self._action(models, "new_chat", "&New chat", "Ctrl+N", self.new_chat)
+        shared = getattr(self.pages["chat"], "new_chat_action", None)
+        if isinstance(shared, QAction):  # the chat page's own Ctrl+N: one action, so no ambiguous key
+            models.addAction(shared)
+            shared.triggered.connect(self._show_new_chat)
+            self.actions_by_name["new_chat"] = shared
+        else:
+            self._action(models, "new_chat", "&New chat", "Ctrl+N", self.new_chat)
         models.addSeparator()
         self._action(models, "models_page", "&Manage models", None, lambda: self.show_page("models"))
         self._action(models, "servers_page", "Connect &servers…", None, lambda: self.show_page("servers"))
@@ -198,10 +204,15 @@ class MainWindow(QMainWindow):
 
     def new_chat(self) -> None:
         """Show Chat with a fresh conversation, the cursor in the message box."""
-        self.show_page("chat")
         chat = self.pages["chat"]
         if isinstance(chat, ChatPage):
             chat.new_chat()
+        self._show_new_chat()
+
+    def _show_new_chat(self) -> None:
+        self.show_page("chat")
+        chat = self.pages["chat"]
+        if isinstance(chat, ChatPage):
             chat.input.setFocus()
 
     def quit(self) -> None:
