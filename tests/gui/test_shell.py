@@ -129,6 +129,10 @@ def test_menu_bar_shows_every_shortcut_and_the_shortcuts_work(
     assert w.current_page_name() == "chat"
     assert page.history == [] and page.session_id is None, "Ctrl+N started a new chat"
     assert page.input.hasFocus()
+    page.open_session(session)  # and again while Chat is the page shown (no second, clashing Ctrl+N)
+    wait_until(h.loop, lambda: len(page.history) == 1)
+    qtbot.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert page.history == [] and page.session_id is None
 
     qtbot.keyClick(w, Qt.Key.Key_F1)
     dialog = w.shortcuts_dialog
