@@ -15,7 +15,8 @@ from pytestqt.qtbot import QtBot
 
 from steward.config.settings_file import FILE_NAME
 from steward.gui import first_run
-from steward.gui.first_run import should_show
+from steward.gui.bridge import Bridge, default_factory
+from steward.gui.first_run import show_at_start
 from steward.gui.main_window import MainWindow, default_size, fit_on_screens, ui_state
 from steward.gui.theme import apply_theme
 from steward.paths import config_dir
@@ -78,10 +79,14 @@ def test_first_run_panel_counts_start_up_seconds_points_to_servers_and_stays_dis
     assert panel.isVisible(), "View ▸ Show welcome panel brings it back"
 
 
-def test_an_existing_user_with_a_settings_file_gets_no_first_run_panel(qapp: QApplication) -> None:
+def test_an_existing_user_with_a_settings_file_never_gets_the_first_run_panel(qloop: object) -> None:
     config_dir().mkdir(parents=True, exist_ok=True)
     (config_dir() / FILE_NAME).write_text("schema_version = 1\n")
-    assert not should_show(ui_state())
+    for _launch in range(2):  # not now, and not at the next launch either
+        window = MainWindow(Bridge(default_factory()))
+        assert not window.first_run.isVisibleTo(window)
+        window.deleteLater()
+    assert not show_at_start(ui_state())
 
 
 def test_menu_bar_shows_every_shortcut_and_the_shortcuts_work(

@@ -34,14 +34,17 @@ ABOUT_SERVERS = (
 )
 
 
-def should_show(state: QSettings) -> bool:
-    """True on the first launch (no settings file yet) and until the panel was dismissed once.
+def show_at_start(state: QSettings) -> bool:
+    """True on the first launch (no settings file yet) and, once shown, until it was dismissed.
 
     Reads one small file's existence at window creation, as QSettings already reads ui-state.
     """
     if state.value(DISMISSED_KEY, False, type=bool):
         return False
-    return bool(state.value(PENDING_KEY, False, type=bool)) or not (config_dir() / FILE_NAME).exists()
+    show = bool(state.value(PENDING_KEY, False, type=bool)) or not (config_dir() / FILE_NAME).exists()
+    if show:
+        state.setValue(PENDING_KEY, True)  # shown once: shown again until dismissed
+    return show
 
 
 class FirstRunPanel(QFrame):
@@ -95,7 +98,6 @@ class FirstRunPanel(QFrame):
         bridge.runtime_starting.connect(self.starting)
         bridge.runtime_ready.connect(lambda _warnings: self.finished("Ready"))
         bridge.runtime_failed.connect(lambda text: self.finished(f"Could not start ({text})"))
-        state.setValue(PENDING_KEY, True)
 
     def elapsed(self) -> int:
         """Whole seconds since start-up began (0 before)."""

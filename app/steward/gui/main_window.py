@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from steward.engine.events import EngineEvent, Quarantined, Released
 from steward.engine.snapshot import EngineSnapshot
 from steward.gui.bridge import Bridge
-from steward.gui.first_run import FirstRunPanel, should_show
+from steward.gui.first_run import FirstRunPanel, show_at_start
 from steward.gui.focus import focus_stylesheet
 from steward.gui.help_dialog import ShortcutsDialog
 from steward.gui.pages.chat import ChatPage
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         state = ui_state()
         self.first_run = FirstRunPanel(bridge, state, lambda: self.show_page("servers"))
-        self.first_run.setVisible(should_show(state))
+        self.first_run.setVisible(show_at_start(state))
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         body.setSpacing(0)
