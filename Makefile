@@ -33,7 +33,10 @@ runtime: $(STAMP)
 
 install: $(STAMP) runtime
 
+# The window needs X11/Wayland client libraries PySide6 does not bring: check them first and print
+# the exact `sudo apt-get install ...` line (exit 1) instead of Qt's abort (steward/qt_check.py).
 run: install
+	@env -u QT_QPA_PLATFORM $(BIN)/python -m steward.qt_check
 	env -u QT_QPA_PLATFORM $(BIN)/steward
 
 test: install

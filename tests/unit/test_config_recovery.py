@@ -94,7 +94,7 @@ def test_a_rule_about_a_group_is_pinned_to_one_member() -> None:
     assert found.settings.breaker.failure_threshold == 7
     (bad,) = found.invalid
     assert (bad.path, bad.value) == ("breaker.max_reset_timeout_s", "30.0")
-    assert "must not be smaller than reset_timeout_s" in bad.reason
+    assert "must not be smaller than Reset timeout (60 s)" in bad.reason
     assert bad.action.startswith("ignored, the default (")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -23,6 +23,7 @@ from steward.config.base import (
     Text,
     UrlText,
 )
+from steward.config.rules import enforce
 
 # Server ids and profile names appear in "server/model" keys, file names and menus.
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -182,10 +183,7 @@ class EmbeddedConfig(SettingsGroup):
 
     @model_validator(mode="after")
     def _large_not_smaller(self) -> Self:
-        if self.large_ctx < self.small_ctx:
-            raise ValueError(
-                f"large_ctx ({self.large_ctx}) must not be smaller than small_ctx ({self.small_ctx})"
-            )
+        enforce("embedded", self)
         return self
 
 
@@ -237,11 +235,17 @@ class RetentionConfig(SettingsGroup):
     events_days: PositiveInt = 90
 
 
+# The window's pages, in sidebar order (a start page is one of these, never free text).
+PAGE_NAMES = ("dashboard", "chat", "models", "servers", "hardware", "settings", "events", "gateway")
+PageName = Literal["dashboard", "chat", "models", "servers", "hardware", "settings", "events", "gateway"]
+assert get_args(PageName) == PAGE_NAMES
+
+
 class UiConfig(SettingsGroup):
     """Window and chart preferences."""
 
     theme: Literal["system", "light", "dark"] = "system"
-    last_page: Name = "dashboard"
+    last_page: PageName = "dashboard"
     remember_geometry: bool = True
     chart_range_s: Annotated[int, Field(ge=10, le=7 * 24 * 3600)] = Field(
         default=300, description="Visible time range of live charts (10 s .. 7 days)."

@@ -19,6 +19,7 @@ from steward.config.base import (
     PositiveSeconds,
     SettingsGroup,
 )
+from steward.config.rules import enforce
 from steward.engine.settings import (
     BreakerSettings,
     BulkheadSettings,
@@ -68,11 +69,7 @@ class BreakerConfig(SettingsGroup):
 
     @model_validator(mode="after")
     def _cap_not_below_base(self) -> Self:
-        if self.max_reset_timeout_s < self.reset_timeout_s:
-            raise ValueError(
-                f"max_reset_timeout_s ({self.max_reset_timeout_s}) must not be smaller than "
-                f"reset_timeout_s ({self.reset_timeout_s}): the cap would shrink the timeout"
-            )
+        enforce("breaker", self)
         return self
 
 
@@ -111,11 +108,7 @@ class RetryConfig(SettingsGroup):
 
     @model_validator(mode="after")
     def _cap_not_below_base(self) -> Self:
-        if self.backoff_max_s < self.backoff_base_s:
-            raise ValueError(
-                f"backoff_max_s ({self.backoff_max_s}) must not be smaller than "
-                f"backoff_base_s ({self.backoff_base_s})"
-            )
+        enforce("retry", self)
         return self
 
 
@@ -142,8 +135,7 @@ class WeightsConfig(SettingsGroup):
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Self:
-        if self.capability == 0 and self.performance == 0 and self.health == 0:
-            raise ValueError("capability, performance and health must not all be 0: no model could be ranked")
+        enforce("weights", self)
         return self
 
 
@@ -196,12 +188,7 @@ class ContextConfig(SettingsGroup):
 
     @model_validator(mode="after")
     def _window_leaves_room(self) -> Self:
-        reserved = self.reply_reserve_min + self.safety_margin_tokens
-        if self.default_num_ctx <= reserved:
-            raise ValueError(
-                f"default_num_ctx ({self.default_num_ctx}) must be larger than reply_reserve_min + "
-                f"safety_margin_tokens ({reserved}): no room would be left for the prompt"
-            )
+        enforce("context", self)
         return self
 
 

@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 
 from steward.config.base import HiddenValueError
 from steward.config.display import ROOT_PATH, cut, format_path, show_value
+from steward.config.rules import broken
 from steward.config.settings import Settings
 
 __all__ = [
@@ -62,7 +63,18 @@ def validate_settings(data: Mapping[str, Any]) -> Settings:
     try:
         return Settings.model_validate(dict(data))
     except ValidationError as exc:
-        raise SettingsError(problems_from(exc)) from None
+        problems = problems_from(exc)
+    # A field error keeps pydantic from checking its group's cross-field rule: check those here,
+    # so every problem is reported (and counted) at once, not one after the other.
+    reported = {p.path for p in problems}
+    problems += [SettingsProblem(g, m) for g, m in broken(data, _default) if g not in reported]
+    raise SettingsError(problems)
+
+
+def _default(group: str, field: str) -> object:
+    """The default of `group.field` (for a cross-field rule checked on raw data)."""
+    model = Settings.model_fields[group].default_factory
+    return getattr(model(), field) if model is not None else None  # type: ignore[call-arg]
 
 
 def problems_from(exc: ValidationError) -> list[SettingsProblem]:

@@ -1,7 +1,8 @@
 """The Settings page's form, described from the pydantic `Settings` model (Qt-free).
 
-Every field of every group becomes a `FieldSpec`: its dotted path, a label, the kind of
-editor that fits its type, the allowed values and a tooltip made of the field's own
+Every field of every group becomes a `FieldSpec`: its dotted path, its label (from the one label
+table in `steward.config.labels`, which validation messages use too), the kind of
+editor that fits its type (enumerations are always drop-downs), the allowed values and a tooltip made of the field's own
 description (or the help text below for fields that have none), its limits and its default.
 The page builds widgets from these specs, so a field added to `Settings` shows up by itself.
 """
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from steward.config import Settings
+from steward.config.labels import label, unit
 from steward.config.patch import strip_annotation
 
 Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "readonly"]
@@ -122,39 +124,6 @@ SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
     ("appearance", "Appearance", "Window and chart preferences.", ("ui",), "live"),
     ("logging", "Logging", "How much Steward writes to its log.", ("logging",), "next start"),
 )
-
-# Better labels than the field name gives.
-LABELS: dict[str, str] = {
-    "strategy": "Strategy",
-    "timeouts.connect_s": "Connect timeout",
-    "timeouts.first_token_s": "First-token timeout",
-    "timeouts.stall_s": "Stall timeout",
-    "timeouts.total_s": "Attempt timeout",
-    "timeouts.request_deadline_s": "Request deadline",
-    "timeouts.model_loading_wait_s": "Wait for a loading model",
-    "hedge.delay_s": "Hedge delay",
-    "hedge.use_measured_p95": "Use measured p95 as hedge delay",
-    "hedge.allow_same_server": "Hedge onto the same server",
-    "weights.capability": "Weight: capability match",
-    "weights.performance": "Weight: measured performance",
-    "weights.health": "Weight: health",
-    "context.default_num_ctx": "Default window (tokens)",
-    "ui.chart_range_s": "Chart range",
-    "routing.default_model": "Default model",
-    "retry.max_retries_same_model": "Retries on the same model",
-    "health.window_s": "Measurement window",
-    "health.metrics_window": "Samples kept per model",
-    "degenerate.repeat_chunks": "Repeated chunks that stop a reply",
-    "degenerate.min_chunk_chars": "Minimum chunk length (characters)",
-    "retention.raw_samples_days": "Keep raw samples (days)",
-    "retention.minute_aggregates_days": "Keep minute aggregates (days)",
-    "retention.events_days": "Keep audit trail (days)",
-    "embedded.enabled": "Start the embedded server",
-    "embedded.small_ctx": "Small server window (tokens)",
-    "embedded.large_ctx": "Large server window (tokens)",
-    "ui.last_page": "Start page",
-    "ui.remember_geometry": "Remember window size and position",
-}
 
 # Help for fields whose model gives no description: what the value does.
 HELP: dict[str, str] = {
@@ -281,10 +250,9 @@ def plain_value(value: Any) -> Any:
 
 
 def _label(path: str) -> str:
-    if path in LABELS:
-        return LABELS[path]
-    name = path.rsplit(".", 1)[-1].removesuffix("_s")
-    return name.replace("_", " ").capitalize()
+    """The config's label; a unit other than seconds (spin boxes show " s") is added in brackets."""
+    measure = unit(path)
+    return f"{label(path)} ({measure})" if measure and measure != "s" else label(path)
 
 
 def _default(info: FieldInfo) -> Any:

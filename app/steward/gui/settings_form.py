@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -18,8 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from steward.gui.settings_fields import FieldSpec
+from steward.gui.theme import health_colour
 
-ERROR_COLOUR = "#d0433b"
+ERROR_COLOUR = health_colour("unhealthy")
+INVOLVED_TEXT = "part of the problem shown above"
 # Editors accept values outside a field's limits on purpose: the model judges them and the
 # reason is shown next to the field, instead of the spin box silently clamping the input.
 INT_RANGE = (-1_000_000_000, 1_000_000_000)
@@ -44,6 +47,7 @@ class FieldEditor(QWidget):
         super().__init__(parent)
         self.spec = spec
         self.parse_error: str | None = None
+        self.marked = False  # shown with a red border: its own problem or part of a group rule's
         self.widget = self._make()
         self.widget.setToolTip(spec.tooltip)
         self.widget.setObjectName(f"setting:{spec.path}")
@@ -52,10 +56,17 @@ class FieldEditor(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.error_label.hide()
+        # The red mark is a frame around the editor, not a border on it: a border set on a spin box
+        # or combo box replaces its native arrows and buttons.
+        self.frame = QFrame()
+        self.frame.setObjectName("fieldMark")
+        framed = QHBoxLayout(self.frame)
+        framed.setContentsMargins(2, 2, 2, 2)
+        framed.addWidget(self.widget)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        layout.addWidget(self.widget, 0 if spec.kind in ("int", "float", "bool", "choice") else 1)
+        layout.addWidget(self.frame, 0 if spec.kind in ("int", "float", "bool", "choice") else 1)
         layout.addWidget(self.error_label, 1)
         if spec.kind in ("int", "float", "bool", "choice"):
             layout.addStretch(0)
@@ -91,7 +102,8 @@ class FieldEditor(QWidget):
         if spec.kind == "choice":
             combo = QComboBox()
             for choice in spec.choices:
-                combo.addItem(choice.replace("_", " "), choice)
+                shown = choice.replace("_", " ")
+                combo.addItem(shown[:1].upper() + shown[1:], choice)
             combo.currentIndexChanged.connect(self.changed)
             return combo
         if spec.kind in ("text", "int_list"):
@@ -164,9 +176,14 @@ class FieldEditor(QWidget):
             text = str(value)
         return f"{text} — {self.spec.pointer}" if self.spec.pointer else text
 
-    def show_error(self, reason: str | None) -> None:
-        self.error_label.setText(reason or "")
-        self.error_label.setVisible(bool(reason))
-        colour = f"border: 1px solid {ERROR_COLOUR};" if reason else ""
-        if self.editable:
-            self.widget.setStyleSheet(colour)
+    def show_error(self, reason: str | None, involved: bool = False) -> None:
+        """Show this field's own problem, or mark it as one of the fields a group rule names."""
+        text = reason or (INVOLVED_TEXT if involved else "")
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+        self.marked = bool(text) and self.editable
+        self.frame.setStyleSheet(
+            f"QFrame#fieldMark {{ border: 2px solid {ERROR_COLOUR}; border-radius: 4px; }}"
+            if self.marked
+            else ""
+        )

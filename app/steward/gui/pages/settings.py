@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from steward.config import Settings
+from steward.config.labels import label
+from steward.config.rules import fields_of
 from steward.gui.bridge import Bridge
 from steward.gui.settings_fields import GroupSpec, build_groups, get_path
 from steward.gui.settings_form import ERROR_COLOUR, FieldEditor
@@ -34,6 +36,11 @@ APPLIES_TEXT = {
     "next scan": "Saved on Apply; used from the next scan (Re-discover on the Servers page) and start.",
     "next start": "Saved on Apply; takes effect when Steward next starts.",
 }
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 problem", "3 problems"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 class SettingsPage(QWidget):
@@ -208,7 +215,7 @@ class SettingsPage(QWidget):
         if problems:
             self._show_problems(problems, unreadable)
             return
-        self.status.setText(f"Applied {len(changed)} change(s): in effect now, saving…")
+        self.status.setText(f"Applied {plural(len(changed), 'change')}: in effect now, saving…")
         self.apply_button.setEnabled(False)
 
     # --- validation -------------------------------------------------------------------------
@@ -224,33 +231,39 @@ class SettingsPage(QWidget):
         self.revert_button.setEnabled(bool(changed) or bool(unreadable))
         if count:
             self.status.setText(
-                f"<span style='color:{ERROR_COLOUR}'>{count} problem(s): fix the fields marked in red; "
-                "nothing is applied until then.</span>"
+                f"<span style='color:{ERROR_COLOUR}'>{plural(count, 'problem')}: fix the fields marked in "
+                "red; nothing is applied until then.</span>"
             )
         elif changed:
-            self.status.setText(f"{len(changed)} unapplied change(s).")
+            self.status.setText(f"{plural(len(changed), 'unapplied change')}.")
         elif self._baseline is not None:
             self.status.setText("All settings are applied and saved.")
         self._mark_nav(set(changed))
 
     def _show_problems(self, problems: list[tuple[str, str]], unreadable: dict[str, str]) -> None:
+        """Every problem counted once; a field's own problem beside it, a rule's above its group
+        with each field the rule names marked (unmarked again once the rule holds)."""
         self.problems = [*unreadable.items(), *problems]
         by_field: dict[str, list[str]] = {path: [reason] for path, reason in unreadable.items()}
         by_group: dict[str, list[str]] = {}
+        involved: set[str] = set()
         for path, reason in problems:
             target = self._field_for(path)
             if target is not None:
                 by_field.setdefault(target, []).append(reason)
                 continue
+            involved.update(p for p in fields_of(path) if p in self.editors)
             group = next((g for g in self.groups if g.owns(path)), None)
             key = group.key if group is not None else self.groups[0].key
-            by_group.setdefault(key, []).append(f"{path}: {reason}" if group is None else reason)
+            by_group.setdefault(key, []).append(
+                reason if group is not None or not path else f"{label(path)}: {reason}"
+            )
         for path, editor in self.editors.items():
-            editor.show_error("; ".join(by_field.get(path, [])) or None)
-        for key, label in self.group_errors.items():
+            editor.show_error("; ".join(by_field.get(path, [])) or None, involved=path in involved)
+        for key, error in self.group_errors.items():
             text = "; ".join(by_group.get(key, []))
-            label.setText(text)
-            label.setVisible(bool(text))
+            error.setText(text)
+            error.setVisible(bool(text))
 
     def _field_for(self, path: str) -> str | None:
         matches = [p for p in self.editors if path == p or path.startswith((p + "[", p + "."))]
