@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from steward.config import Settings, SettingsError
+from steward.config.app_groups import EMBEDDED_ALONGSIDE
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
 from steward.engine.settings import Strategy
@@ -295,7 +296,22 @@ class StewardService:
         if supervisor is None or name not in supervisor.names():
             raise KeyError(f"{name} is not a server Steward manages")
         status: ServerStatus = await getattr(supervisor, action)(name)
+        # Probe now, so the engine (and every count built from its snapshot) sees the change at
+        # once instead of at the next health round.
+        await self.runtime.engine.probe_all()
         return status
+
+    def embedded_summary(self) -> str:
+        """Whether the embedded servers run and which setting decided it, in one sentence."""
+        embedded = self.settings.embedded
+        if not embedded.enabled:
+            choice = "turned off"
+        elif embedded.run == EMBEDDED_ALONGSIDE:
+            choice = "run alongside other servers"
+        else:
+            choice = "run only when nothing else answers"
+        reason = self.runtime.embedded_reason or "not decided yet"
+        return f"Embedded servers ({choice}): {reason[0].lower()}{reason[1:]}."
 
     def server_log(self, name: str, count: int = 300) -> list[str]:
         """The newest `count` log lines of managed server `name` ([] when it is not managed)."""
