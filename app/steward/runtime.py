@@ -191,7 +191,7 @@ class Runtime:
         self.supervisor = Supervisor(on_event=self.engine.publish)
         await self.supervisor.reap_orphans()
         if opts.embedded is False:
-            self.embedded_reason = "embedded servers are not started in this run"
+            self.embedded_reason = "not started in this run"
             await self._start_profiles(profiles)
             return
         if not settings.embedded.enabled or settings.embedded.run == EMBEDDED_ALONGSIDE:
@@ -206,8 +206,8 @@ class Runtime:
             embedded, reason = embedded_plan(settings, answering)
             await self._start_profiles(embedded)
         if opts.embedded and not embedded and "turned off" not in reason:
-            self.warnings.append(reason)
-        log.info("%s", reason)
+            self.warnings.append(f"embedded servers: {reason}")
+        log.info("embedded servers: %s", reason)
         self.embedded_reason = reason
 
     async def _start_profiles(self, profiles: Sequence[ServerProfile]) -> list[ServerStatus]:

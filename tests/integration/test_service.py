@@ -76,7 +76,12 @@ async def test_endpoints_are_tested_added_edited_and_removed(
     check = await service.endpoints.test("llamacpp", dead)
     assert not check.ok and check.summary.startswith("not reachable: nothing listens")
     check = await service.endpoints.test("llamacpp", llama_large.url)
-    assert check.ok and check.models == (MODEL,) and "llamacpp server up, 1 model" in check.summary
+    assert check.ok and check.models == (MODEL,) and check.kind == "llama.cpp" and check.version
+    assert check.summary == f"llama.cpp {check.version}: llamacpp server up, 1 model: {MODEL}"
+    check = await service.endpoints.test("ollama", llama_large.url)
+    assert not check.ok, "an Ollama adapter gets no answer it understands from llama-server"
+    configured = await service.endpoints.test_configured("small")
+    assert configured.ok and configured.models == (MODEL,)
 
     problems = await service.endpoints.add("big", "llamacpp", "ftp://nowhere")
     assert problems and problems[0][0] == "base_url"

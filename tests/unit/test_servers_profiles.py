@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from steward.config.app_groups import EmbeddedConfig, EndpointConfig, ServerProfileConfig
+from steward.config.app_groups import EmbeddedConfig, ServerProfileConfig
 from steward.config.settings import Settings
 from steward.servers import embedded
 from steward.servers.defaults import (
@@ -16,7 +16,6 @@ from steward.servers.defaults import (
     embedded_profiles,
     wants_embedded,
 )
-from steward.servers.discovery import DiscoveredServer
 from steward.servers.profiles import LlamaServerProfile, OllamaServeProfile, ProfileError, profile_from_config
 
 RUNTIME = embedded.EmbeddedRuntime(Path("/opt/llama-server"), Path("/models/smol.gguf"))
@@ -136,10 +135,7 @@ def test_embedded_plan_names_what_answered_when_it_keeps_them_off() -> None:
     alone = Settings(embedded=EmbeddedConfig(run="when_nothing_else_answers"))
     profiles, reason = embedded_plan(alone, ["home", "Ollama on port 11434"])
     assert profiles == []
-    assert reason == (
-        "embedded servers not started: home, Ollama on port 11434 answered "
-        "(set to run only when nothing else answers)"
-    )
+    assert reason == "not started because home, Ollama on port 11434 answered"
     profiles, reason = embedded_plan(Settings(), [])
     assert len(profiles) == 2 and "alongside" in reason
 

@@ -53,21 +53,18 @@ def wants_embedded(settings: Settings, answering: Sequence[str]) -> bool:
 
 
 def embedded_plan(settings: Settings, answering: Sequence[str]) -> tuple[list[LlamaServerProfile], str]:
-    """The embedded profiles to start (maybe none) and why, in words for the Servers page, the log
-    and `steward doctor`."""
+    """The embedded profiles to start (maybe none) and why, in words (after "embedded servers: ")
+    for the Servers page and the log."""
     if not settings.embedded.enabled:
-        return [], "embedded servers are turned off in settings"
+        return [], "turned off in settings"
     if not wants_embedded(settings, answering):
         shown = ", ".join(answering[:3]) + (", …" if len(answering) > 3 else "")
-        return (
-            [],
-            f"embedded servers not started: {shown} answered (set to run only when nothing else answers)",
-        )
+        return [], f"not started because {shown} answered"
     missing = embedded.problems()
     if missing:
-        return [], "embedded runtime not installed: " + "; ".join(missing)
+        return [], "not installed: " + "; ".join(missing)
     if settings.embedded.run == EMBEDDED_ALONGSIDE:
-        why = "embedded servers run alongside any other servers (as set)"
+        why = "running alongside any other servers"
     else:
-        why = "no other server answered: running the embedded servers (set to run only when nothing else answers)"
+        why = "running because no other server answered"
     return embedded_profiles(settings.embedded), why

@@ -305,13 +305,13 @@ class StewardService:
         """Whether the embedded servers run and which setting decided it, in one sentence."""
         embedded = self.settings.embedded
         if not embedded.enabled:
-            choice = "turned off"
+            choice = "off"
         elif embedded.run == EMBEDDED_ALONGSIDE:
             choice = "run alongside other servers"
         else:
             choice = "run only when nothing else answers"
         reason = self.runtime.embedded_reason or "not decided yet"
-        return f"Embedded servers ({choice}): {reason[0].lower()}{reason[1:]}."
+        return f"Embedded servers: {reason}. Setting: {choice}."
 
     def server_log(self, name: str, count: int = 300) -> list[str]:
         """The newest `count` log lines of managed server `name` ([] when it is not managed)."""
