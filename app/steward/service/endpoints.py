@@ -116,15 +116,18 @@ class EndpointActions:
         await asyncio.to_thread(self._runtime.secrets.delete, key_ref(endpoint_id))
         return []
 
-    async def test_configured(self, endpoint_id: str) -> EndpointCheck:
-        """`test` a configured endpoint as routing sees it (its stored API key included)."""
+    async def test_configured(
+        self, endpoint_id: str, kind: str | None = None, url: str | None = None
+    ) -> EndpointCheck:
+        """`test` a configured endpoint as routing sees it (its stored API key included), or with
+        another `kind`/`url` and the same key (an edit dialog testing before it saves)."""
         endpoint = next((e for e in self._runtime.settings.endpoints if e.id == endpoint_id), None)
         if endpoint is None:
             return EndpointCheck(False, f"no endpoint named {endpoint_id!r}")
         key = None
         if endpoint.api_key_ref:
             key = await asyncio.to_thread(self._runtime.secrets.get, endpoint.api_key_ref)
-        return await self.test(endpoint.kind, endpoint.base_url, key or "")
+        return await self.test(kind or endpoint.kind, url or endpoint.base_url, key or "")
 
     async def test(self, kind: str, url: str, api_key: str = "") -> EndpointCheck:
         """Ask the address what it is, with the same adapter and timeouts routing would use, and
