@@ -8,6 +8,7 @@ backend, its settings entry and its key.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from steward.servers.discovery import DiscoveredServer, identify, make_probe_cli
 if TYPE_CHECKING:
     from steward.service.service import Applied
 
+log = logging.getLogger(__name__)
 Problems = list[tuple[str, str]]
 
 
@@ -97,8 +99,12 @@ class EndpointActions:
         index = next((i for i, e in enumerate(entries) if e["id"] == endpoint_id), None)
         if index is None:
             return [("id", f"no endpoint named {endpoint_id!r}")]
-        keep_key = api_key is None and bool(entries[index].get("api_key_ref"))
-        return await self._save(entries, index, endpoint_id, kind, url, api_key or "", keep_key, enabled)
+        had_key = bool(entries[index].get("api_key_ref"))
+        keep_key = api_key is None and had_key
+        problems = await self._save(entries, index, endpoint_id, kind, url, api_key or "", keep_key, enabled)
+        if not problems and had_key and api_key == "":
+            await self._forget_key(endpoint_id)
+        return problems
 
     async def remove(self, endpoint_id: str) -> Problems:
         """Stop routing to it, delete its settings entry and its keyring entry."""
@@ -106,6 +112,7 @@ class EndpointActions:
         kept = [e for e in entries if e["id"] != endpoint_id]
         if len(kept) == len(entries):
             return [("id", f"no endpoint named {endpoint_id!r}")]
+        had_key = any(e["id"] == endpoint_id and e.get("api_key_ref") for e in entries)
         new, problems = self._validate({"endpoints": kept})
         if new is None:
             return problems
@@ -113,8 +120,18 @@ class EndpointActions:
         if not applied.ok:
             return applied.problems
         await self._runtime.remove_endpoint(endpoint_id)
-        await asyncio.to_thread(self._runtime.secrets.delete, key_ref(endpoint_id))
+        if had_key:
+            await self._forget_key(endpoint_id)
         return []
+
+    async def _forget_key(self, endpoint_id: str) -> None:
+        """Delete the endpoint's keyring entry; an unusable keyring leaves nothing to delete."""
+        try:
+            await asyncio.to_thread(self._runtime.secrets.delete, key_ref(endpoint_id))
+        except SecretsUnavailable as exc:
+            log.warning(
+                "endpoint %s: its API key could not be deleted from the keyring: %s", endpoint_id, exc
+            )
 
     async def test_configured(
         self, endpoint_id: str, kind: str | None = None, url: str | None = None
