@@ -177,7 +177,9 @@ def test_delete_key_asks_then_removes_the_endpoint_everywhere(
 
     qtbot.keyClick(page.table, Qt.Key.Key_Delete)
     box = wait_until(h.loop, lambda: [b for b in page.findChildren(QMessageBox) if b.isVisible()])[0]
-    assert "Remove the endpoint big?" in box.text() and "forgets its API key" in box.informativeText()
+    assert (
+        "Remove the endpoint big?" in box.text() and "removes it from the settings." in box.informativeText()
+    )
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert row(page, "big") is not None and [e.id for e in runtime.settings.endpoints] == ["small", "big"]
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from steward.config.app_groups import EndpointConfig
 from steward.gui.settings_form import ERROR_COLOUR
+from steward.gui.theme import health_colour
 from steward.service.endpoints import EndpointCheck
 
 Problems = list[tuple[str, str]]
@@ -166,12 +167,14 @@ class _EndpointDialog(_CheckedDialog):
             return
         self.test_button.setEnabled(False)
         self.test_result.setText(f"Asking {url} …")
+        self.test_result.setStyleSheet("")
         self._test(kind, url, key, self.show_check)
 
     def show_check(self, check: EndpointCheck) -> None:
         self.last_check = check
         self.test_button.setEnabled(True)
         self.test_result.setText(check_text(check))
+        self.test_result.setStyleSheet(f"color: {health_colour('healthy' if check.ok else 'unhealthy')};")
         self.test_result.setToolTip("\n".join(check.models))
         self.adjustSize()
 

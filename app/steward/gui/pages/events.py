@@ -40,6 +40,18 @@ def describe_payload(payload: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", (), []))
 
 
+def describe_record(record: EventRecord) -> str:
+    """The Detail cell: a server's state change reads as a sentence with its reason first
+    ("embedded-large: ready → crashed — killed by SIGKILL"); other events as key=value pairs."""
+    payload = dict(record.payload)
+    if record.type == "ServerStateChanged" and {"server", "state", "previous"} <= payload.keys():
+        head = f"{payload.pop('server')}: {payload.pop('previous')} → {payload.pop('state')}"
+        reason = payload.pop("detail", "")
+        rest = describe_payload(payload)
+        return head + (f" — {reason}" if reason else "") + (f" ({rest})" if rest else "")
+    return describe_payload(payload)
+
+
 class EventsPage(QWidget):
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,7 +63,7 @@ class EventsPage(QWidget):
         self.model = QComboBox()
         self.model.setObjectName("modelFilter")
         self.model.addItem("All models", ALL)
-        self.model.setMinimumWidth(200)
+        self.model.setMinimumWidth(160)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("search: model, kind or any text")
         self.filter.setClearButtonEnabled(True)
@@ -91,7 +103,7 @@ class EventsPage(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setColumnWidth(0, 140)
-        self.table.setColumnWidth(1, 260)
+        self.table.setColumnWidth(1, 200)
         self.table.setColumnWidth(2, 150)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -137,7 +149,7 @@ class EventsPage(QWidget):
             self.table.scrollToBottom()
 
     def _insert(self, row: int, record: EventRecord) -> None:
-        model, kind, detail = record.model_key or "—", record.type, describe_payload(dict(record.payload))
+        model, kind, detail = record.model_key or "—", record.type, describe_record(record)
         self.table.insertRow(row)
         self._records.insert(row, record)
         when = dt.datetime.fromtimestamp(record.ts).strftime("%Y-%m-%d %H:%M:%S")

@@ -42,20 +42,21 @@ from steward.service.server_rows import ServerRow, format_uptime
 
 COLUMNS = [
     "Name",
-    "Kind",
-    "Source",
-    "URL",
     "Status",
     "Last exit",
+    "URL",
+    "Model",
+    "Context",
+    "Kind",
+    "Source",
     "PID",
     "Port",
     "Uptime",
     "Restarts",
-    "Model",
-    "Context",
 ]
 STATUS_COLUMN = COLUMNS.index("Status")
 EXIT_COLUMN = COLUMNS.index("Last exit")
+TOOLTIP_COLUMNS = {COLUMNS.index(c) for c in ("Name", "URL", "Model")}
 STATUS_HEALTH = {
     "ready": "healthy",
     "up": "healthy",
@@ -81,17 +82,17 @@ def _cells(row: ServerRow, pending: str | None = None) -> list[str]:
 
     return [
         row.name,
-        row.kind,
-        row.source,
-        row.url,
         DOING[pending] if pending else row.status_text,
         row.last_exit or "—",
+        row.url,
+        row.model or "—",
+        f"{row.ctx:,}" if row.ctx else "—",
+        row.kind,
+        row.source,
         opt(row.pid),
         opt(row.port),
         format_uptime(row.uptime_s),
         opt(row.restarts),
-        row.model or "—",
-        f"{row.ctx:,}" if row.ctx else "—",
     ]
 
 
@@ -170,10 +171,16 @@ class ServersPage(QWidget):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
-        for column in (COLUMNS.index("URL"), EXIT_COLUMN, COLUMNS.index("Model")):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(COLUMNS.index("URL"), 170)
-        self.table.setColumnWidth(EXIT_COLUMN, 220)
+        # The columns that matter most stay in view at 1024 px: long text is elided (full in the tooltip).
+        for column, width in (
+            ("Name", 170),
+            ("Status", 230),
+            ("Last exit", 220),
+            ("URL", 170),
+            ("Model", 170),
+        ):
+            header.setSectionResizeMode(COLUMNS.index(column), QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(COLUMNS.index(column), width)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.remove_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
         self.remove_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
@@ -250,7 +257,7 @@ class ServersPage(QWidget):
                     item.setToolTip(row.detail or row.status_text)
                 elif c == EXIT_COLUMN:
                     item.setToolTip(row.last_exit)
-                elif c in (COLUMNS.index("URL"), COLUMNS.index("Model")):
+                elif c in TOOLTIP_COLUMNS:
                     item.setToolTip(text)
         if selected is not None:
             self.select(selected.name)
@@ -348,9 +355,11 @@ class ServersPage(QWidget):
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Remove endpoint")
         box.setText(f"Remove the endpoint {row.name}?")
+        settings = self.bridge.settings
+        has_key = settings is not None and any(e.id == row.name and e.api_key_ref for e in settings.endpoints)
+        key = " and deletes its API key from the OS keyring" if has_key else ""
         box.setInformativeText(
-            f"Steward stops routing to {row.url}, removes it from the settings and forgets its API key. "
-            "You can add it again later."
+            f"Steward stops routing to {row.url}, removes it from the settings{key}. You can add it again later."
         )
         remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
