@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from steward.config import Settings
+from steward.gui.pages.events import EventsPage
 from steward.gui.pages.servers import COLUMNS, ServersPage
 from steward.gui.server_dialogs import EditEndpointDialog
 from steward.servers.defaults import EMBEDDED_LARGE, EMBEDDED_SMALL
@@ -238,3 +239,7 @@ def test_a_sigkilled_server_shows_the_reason_and_restart_time_in_its_row_and_log
     assert again.last_exit.endswith(" s")
     wait_until(h.loop, lambda: f"[steward] {EMBEDDED_LARGE} {again.last_exit}" in page.log.toPlainText())
     assert f"[steward] {EMBEDDED_LARGE} killed by SIGKILL, restarting in 1 s" in page.log.toPlainText()
+    events = h.window.pages["events"]
+    assert isinstance(events, EventsPage)
+    details = [events.table.item(r, 3).text() for r in range(events.table.rowCount())]  # type: ignore[union-attr]
+    assert any(d.startswith(f"{EMBEDDED_LARGE}: ready → crashed — killed by SIGKILL") for d in details)
