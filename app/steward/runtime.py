@@ -85,6 +85,8 @@ class Runtime:
     resources: ResourceSampler | None = None
     embedded_reason: str = ""
     """Whether the embedded servers run and why, in words (set at start)."""
+    embedded_choice: tuple[bool, str] | None = None
+    """The embedded setting (enabled, run) that decided at start; None when not asked."""
     _keys: dict[str, str | None] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
@@ -190,6 +192,7 @@ class Runtime:
                 self.warnings.append(str(exc))
         self.supervisor = Supervisor(on_event=self.engine.publish)
         await self.supervisor.reap_orphans()
+        self.embedded_choice = (settings.embedded.enabled, settings.embedded.run)
         if opts.embedded is False:
             self.embedded_reason = "not started in this run"
             await self._start_profiles(profiles)

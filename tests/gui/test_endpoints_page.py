@@ -113,6 +113,15 @@ def test_test_connection_says_what_answered_or_why_nothing_did(
         f"small: ✓ llama.cpp {check.version}: llamacpp server up, 1 model: {MODEL}"
     )
     page.select("dead")
+    menu = {a.text(): a.isEnabled() for a in page.context_actions().actions()}  # the right-click menu
+    assert menu == {
+        "Start": False,
+        "Stop": False,
+        "Restart": False,
+        "Test connection": True,
+        "Edit…": True,
+        "Remove": True,
+    }
     page.last_check = None
     qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
     wait_until(h.loop, lambda: page.last_check is not None)

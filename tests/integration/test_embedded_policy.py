@@ -59,6 +59,11 @@ async def test_a_dead_endpoint_does_not_keep_the_embedded_servers_off(start: Cal
     assert service.embedded_summary() == (
         "Embedded servers: running alongside any other servers. Setting: run alongside other servers."
     )
+    assert (await service.apply({"embedded.run": "when_nothing_else_answers"})).ok
+    assert service.embedded_summary() == (
+        "Embedded servers: running alongside any other servers. Setting: run only when nothing else answers "
+        "(from the next start; this run: run alongside other servers)."
+    )
     await service.runtime.engine.probe_all()
     dead = next(r for r in service.server_rows() if r.name == "dead")
     assert (dead.status, dead.status_text) == ("down", "unreachable: connection refused")

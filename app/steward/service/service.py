@@ -302,16 +302,15 @@ class StewardService:
         return status
 
     def embedded_summary(self) -> str:
-        """Whether the embedded servers run and which setting decided it, in one sentence."""
+        """Whether the embedded servers run and which setting decided it, in one sentence (a setting
+        changed since the start is said to apply from the next start)."""
         embedded = self.settings.embedded
-        if not embedded.enabled:
-            choice = "off"
-        elif embedded.run == EMBEDDED_ALONGSIDE:
-            choice = "run alongside other servers"
-        else:
-            choice = "run only when nothing else answers"
+        now = _embedded_choice(embedded.enabled, embedded.run)
         reason = self.runtime.embedded_reason or "not decided yet"
-        return f"Embedded servers: {reason}. Setting: {choice}."
+        used = self.runtime.embedded_choice
+        if used is None or _embedded_choice(*used) == now:
+            return f"Embedded servers: {reason}. Setting: {now}."
+        return f"Embedded servers: {reason}. Setting: {now} (from the next start; this run: {_embedded_choice(*used)})."
 
     def server_log(self, name: str, count: int = 300) -> list[str]:
         """The newest `count` log lines of managed server `name` ([] when it is not managed)."""
@@ -347,6 +346,14 @@ class StewardService:
         new, problems = self.validate({field: items})
         prefix = f"{field}[{len(current)}]"
         return new, [(p.removeprefix(prefix).lstrip("."), r) for p, r in problems]
+
+
+def _embedded_choice(enabled: bool, run: str) -> str:
+    if not enabled:
+        return "off"
+    return (
+        "run alongside other servers" if run == EMBEDDED_ALONGSIDE else "run only when nothing else answers"
+    )
 
 
 def _role(value: str) -> Role:

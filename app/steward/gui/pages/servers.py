@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QColor, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -182,6 +182,8 @@ class ServersPage(QWidget):
             header.setSectionResizeMode(COLUMNS.index(column), QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(COLUMNS.index(column), width)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         self.remove_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
         self.remove_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
         self.remove_shortcut.activated.connect(self.remove_selected)
@@ -380,6 +382,27 @@ class ServersPage(QWidget):
         dialog = AddManagedDialog(self.bridge.add_managed, self)
         dialog.open()
         return dialog
+
+    def context_actions(self) -> QMenu:
+        """The selected server's actions as a menu (right click), each enabled like its button."""
+        menu = QMenu(self)
+        for button in (
+            self.start_button,
+            self.stop_button,
+            self.restart_button,
+            self.test_button,
+            self.edit_button,
+            self.remove_button,
+        ):
+            action = menu.addAction(button.text(), button.click)
+            action.setEnabled(button.isEnabled())
+        return menu
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if index.isValid():
+            self.table.selectRow(index.row())
+            self.context_actions().popup(self.table.viewport().mapToGlobal(pos))
 
     def _selection_changed(self) -> None:
         row = self.selected()
