@@ -15,8 +15,9 @@ from pytestqt.qtbot import QtBot
 
 from steward.config import Settings
 from steward.gui.pages.events import EventsPage
-from steward.gui.pages.servers import COLUMNS, ServersPage
+from steward.gui.pages.servers import ServersPage
 from steward.gui.server_dialogs import EditEndpointDialog
+from steward.gui.server_table import COLUMNS
 from steward.servers.defaults import EMBEDDED_LARGE, EMBEDDED_SMALL
 from steward.service.server_rows import ServerRow
 from tests.gui.conftest import AppHarness, llama_settings, wait_until

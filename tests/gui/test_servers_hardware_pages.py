@@ -11,7 +11,8 @@ from pytestqt.qtbot import QtBot
 
 from steward.config import NO_BACKEND_MESSAGE, SecretStore, Settings
 from steward.gui.pages.hardware import HardwarePage
-from steward.gui.pages.servers import COLUMNS, ServersPage
+from steward.gui.pages.servers import ServersPage
+from steward.gui.server_table import COLUMNS
 from steward.service.server_rows import ServerRow
 from tests.gui.conftest import AppHarness, llama_settings, wait_until
 from tests.support.llama import LlamaServer

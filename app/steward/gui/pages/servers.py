@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QPoint, Qt, QTimer
-from PySide6.QtGui import QColor, QFontDatabase, QKeySequence, QShortcut
+from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -34,66 +32,13 @@ from steward.gui.server_dialogs import (
     TestFn,
     check_text,
 )
+from steward.gui.server_table import CAN_RESTART, CAN_START, CAN_STOP, fill, servers_table
 from steward.gui.settings_form import ERROR_COLOUR
-from steward.gui.tables import read_only_table
 from steward.gui.theme import health_colour
 from steward.service.endpoints import EndpointCheck
-from steward.service.server_rows import ServerRow, format_uptime
+from steward.service.server_rows import ServerRow
 
-COLUMNS = [
-    "Name",
-    "Status",
-    "Last exit",
-    "URL",
-    "Model",
-    "Context",
-    "Kind",
-    "Source",
-    "PID",
-    "Port",
-    "Uptime",
-    "Restarts",
-]
-STATUS_COLUMN = COLUMNS.index("Status")
-EXIT_COLUMN = COLUMNS.index("Last exit")
-TOOLTIP_COLUMNS = {COLUMNS.index(c) for c in ("Name", "URL", "Model")}
-STATUS_HEALTH = {
-    "ready": "healthy",
-    "up": "healthy",
-    "starting": "loading",
-    "loading": "loading",
-    "restarting": "loading",
-    "crashed": "unhealthy",
-    "failed": "unhealthy",
-    "down": "unhealthy",
-    "stopped": "unknown",
-}
-# Which actions make sense in which state of a managed server.
-CAN_START = ("stopped", "failed")
-CAN_STOP = ("starting", "loading", "ready", "crashed", "restarting")
-CAN_RESTART = ("starting", "loading", "ready", "restarting")
-DOING = {"start": "starting…", "stop": "stopping…", "restart": "restarting…"}
 LOG_LINES = 300
-
-
-def _cells(row: ServerRow, pending: str | None = None) -> list[str]:
-    def opt(value: object) -> str:
-        return "—" if value is None else str(value)
-
-    return [
-        row.name,
-        DOING[pending] if pending else row.status_text,
-        row.last_exit or "—",
-        row.url,
-        row.model or "—",
-        f"{row.ctx:,}" if row.ctx else "—",
-        row.kind,
-        row.source,
-        opt(row.pid),
-        opt(row.port),
-        format_uptime(row.uptime_s),
-        opt(row.restarts),
-    ]
 
 
 class ServersPage(QWidget):
@@ -167,20 +112,7 @@ class ServersPage(QWidget):
             "when nothing else answers at start."
         )
 
-        self.table = read_only_table("serversTable", COLUMNS, single_selection=True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        header = self.table.horizontalHeader()
-        # The columns that matter most stay in view at 1024 px: long text is elided (full in the tooltip).
-        for column, width in (
-            ("Name", 170),
-            ("Status", 230),
-            ("Last exit", 220),
-            ("URL", 170),
-            ("Model", 170),
-        ):
-            header.setSectionResizeMode(COLUMNS.index(column), QHeaderView.ResizeMode.Interactive)
-            self.table.setColumnWidth(COLUMNS.index(column), width)
+        self.table = servers_table()
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
@@ -245,22 +177,7 @@ class ServersPage(QWidget):
         rows = self.bridge.server_rows()
         selected = self.selected()
         self.rows = rows
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, text in enumerate(_cells(row, self._pending.get(row.name))):
-                item = self.table.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.table.setItem(r, c, item)
-                if item.text() != text:
-                    item.setText(text)
-                if c == STATUS_COLUMN:
-                    item.setForeground(QColor(health_colour(STATUS_HEALTH.get(row.status, "unknown"))))
-                    item.setToolTip(row.detail or row.status_text)
-                elif c == EXIT_COLUMN:
-                    item.setToolTip(row.last_exit)
-                elif c in TOOLTIP_COLUMNS:
-                    item.setToolTip(text)
+        fill(self.table, rows, self._pending)
         if selected is not None:
             self.select(selected.name)
         self.empty.setVisible(not rows)
