@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from steward.backends.factory import configure_backend, make_backend
 from steward.config import SecretStore, Settings, SettingsFile, engine_settings
-from steward.config.app_groups import EndpointConfig, ServerProfileConfig
+from steward.config.app_groups import EMBEDDED_ALONGSIDE, EndpointConfig, ServerProfileConfig
 from steward.config.engine_groups import TimeoutsConfig
 from steward.engine.clock import SystemClock, wall_time
 from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.failures import BackendError
+from steward.engine.types import ServerState as ProbeState
 from steward.hardware.catalog import load_catalog, match_installed
 from steward.hardware.nvidia import NvidiaProbe, PynvmlApi
 from steward.hardware.sampler import ResourceSampler, SystemSampler
@@ -34,9 +35,9 @@ from steward.history import (
 from steward.recorder import Recorder
 from steward.servers.defaults import embedded_plan
 from steward.servers.discovery import DiscoveredServer, KnownServer, discover, merge_servers
-from steward.servers.events import ServerAppeared, ServerDisappeared
+from steward.servers.events import ServerAppeared, ServerDisappeared, ServerState
 from steward.servers.managed import ServerStatus
-from steward.servers.profiles import ProfileError, profile_from_config
+from steward.servers.profiles import ProfileError, ServerProfile, profile_from_config
 from steward.servers.supervisor import Supervisor
 from steward.store import Store, open_store
 
@@ -82,6 +83,11 @@ class Runtime:
     discovered: list[DiscoveredServer] = field(default_factory=list)
     known: list[KnownServer] = field(default_factory=list)
     resources: ResourceSampler | None = None
+    embedded_reason: str = ""
+    """Whether the embedded servers run and why, in words (set at start)."""
+    embedded_choice: tuple[bool, str] | None = None
+    """The embedded setting (enabled, run) that decided at start; None when not asked."""
+    _keys: dict[str, str | None] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
@@ -168,41 +174,99 @@ class Runtime:
         log.error("history database: %s", message)
 
     async def _start_servers(self, opts: RuntimeOptions) -> None:
-        """Discover local servers, then start managed profiles and (if nothing else) the embedded ones."""
+        """Discover local servers, start the managed profiles and the embedded ones.
+
+        The embedded servers run whenever they are enabled; set to run only when nothing else
+        answers, they wait for the managed servers and the configured endpoints' probes and start
+        only if none of them (nor a discovered server) answered.
+        """
         settings = self.settings
         if opts.discover:
             self.discovered = await discover(settings.discovery.ports, timeout_s=settings.discovery.timeout_s)
-        profiles = []
+        await self._read_keys()
+        profiles: list[ServerProfile] = []
         for config in settings.servers:
             try:
                 profiles.append(profile_from_config(config))
             except ProfileError as exc:
                 self.warnings.append(str(exc))
-        if opts.embedded is not False:
-            embedded, reason = embedded_plan(settings, self.discovered)
-            if opts.embedded and not embedded and "turned off" not in reason:
-                self.warnings.append(reason)
-            log.info("embedded servers: %s", reason)
-            profiles += embedded
         self.supervisor = Supervisor(on_event=self.engine.publish)
         await self.supervisor.reap_orphans()
+        self.embedded_choice = (settings.embedded.enabled, settings.embedded.run)
+        if opts.embedded is False:
+            self.embedded_reason = "not started in this run"
+            await self._start_profiles(profiles)
+            return
+        if not settings.embedded.enabled or settings.embedded.run == EMBEDDED_ALONGSIDE:
+            embedded, reason = embedded_plan(settings, [])
+            await self._start_profiles([*profiles, *embedded])
+        else:
+            endpoints, statuses = await asyncio.gather(
+                self._answering_endpoints(), self._start_profiles(profiles)
+            )
+            answering = [f"{d.detail or d.kind} on port {d.port}" for d in self.discovered]
+            answering += [s.name for s in statuses if s.state == ServerState.READY] + endpoints
+            embedded, reason = embedded_plan(settings, answering)
+            await self._start_profiles(embedded)
+        if opts.embedded and not embedded and "turned off" not in reason:
+            self.warnings.append(f"embedded servers: {reason}")
+        log.info("embedded servers: %s", reason)
+        self.embedded_reason = reason
+
+    async def _start_profiles(self, profiles: Sequence[ServerProfile]) -> list[ServerStatus]:
+        """Supervise and start `profiles` at once; the statuses of those that started."""
+        assert self.supervisor is not None
         for profile in profiles:
             self.supervisor.add(profile)
+        started: list[ServerStatus] = []
         for status in await asyncio.gather(
             *(self.supervisor.start(p.name) for p in profiles), return_exceptions=True
         ):
             if isinstance(status, BaseException):
                 self.warnings.append(f"a managed server did not start: {status}")
+            else:
+                started.append(status)
+        return started
+
+    async def _answering_endpoints(self) -> list[str]:
+        """Ids of the enabled configured endpoints that answer a health probe now (up or loading)."""
+        t = self.settings.timeouts
+
+        async def answers(endpoint: EndpointConfig) -> bool:
+            key = self._keys.get(endpoint.api_key_ref) if endpoint.api_key_ref else None
+            try:
+                backend = make_backend(
+                    endpoint.kind,
+                    endpoint.id,
+                    endpoint.base_url,
+                    api_key=key,
+                    connect_s=t.connect_s,
+                    stall_s=t.probe_s,
+                    aux_s=t.probe_s,
+                )
+            except ValueError:
+                return False
+            try:
+                return (await backend.probe()).state is not ProbeState.DOWN
+            finally:
+                await backend.aclose()
+
+        endpoints = [e for e in self.settings.endpoints if e.enabled]
+        found = await asyncio.gather(*(answers(e) for e in endpoints))
+        return [e.id for e, ok in zip(endpoints, found, strict=True) if ok]
+
+    async def _read_keys(self) -> None:
+        """API keys of the enabled endpoints from the keyring (a missing keyring is a warning)."""
+        refs = [e.api_key_ref for e in self.settings.endpoints if e.enabled and e.api_key_ref]
+        self._keys = {ref: await asyncio.to_thread(self.secrets.get, ref) for ref in refs}
+        for ref, key in self._keys.items():
+            if key is None and self.secrets.problem is not None:
+                self.warnings.append(f"API key {ref!r}: {self.secrets.problem}")
 
     async def _add_backends(self) -> None:
         """One backend per known server: managed, configured (API key from the keyring), discovered."""
-        refs = [e.api_key_ref for e in self.settings.endpoints if e.enabled and e.api_key_ref]
-        keys = {ref: await asyncio.to_thread(self.secrets.get, ref) for ref in refs}
-        for ref, key in keys.items():
-            if key is None and self.secrets.problem is not None:
-                self.warnings.append(f"API key {ref!r}: {self.secrets.problem}")
         managed = self.supervisor.endpoints() if self.supervisor else []
-        self.known = merge_servers(self.discovered, self.settings.endpoints, keys.get, managed=managed)
+        self.known = merge_servers(self.discovered, self.settings.endpoints, self._keys.get, managed=managed)
         for server in self.known:
             if server.enabled:
                 self._add_backend(server.kind, server.id, server.base_url, server.api_key)

@@ -104,6 +104,39 @@ def test_events_page_shows_filters_and_exports_a_chats_events(
     assert len(completed) == 1 and completed[0]["payload"]["text"] == events[-1].payload()["text"]
 
 
+def test_events_page_exports_the_rows_the_filter_shows_or_everything(
+    harness_factory: Callable[[Settings], AppHarness], llama_small: LlamaServer, tmp_path: Path
+) -> None:
+    h = harness_factory(llama_settings(("small", llama_small.url)))
+    page = h.window.pages["events"]
+    assert isinstance(page, EventsPage)
+    h.window.show_page("events")
+    events = chat(h, "Say hello.")
+    rid = events[-1].request_id
+    wait_until(h.loop, lambda: {"AttemptStarted", "Completed"} <= set(kinds_in_table(page)))
+    page.kind.setCurrentIndex(page.kind.findData("AttemptStarted"))
+    shown, total = page.visible_rows(), page.table.rowCount()
+    assert 0 < shown < total
+    page.export_button.menu().aboutToShow.emit()
+    assert page.export_visible_action.text() == f"Rows shown by the filter ({shown:,} of {total:,})…"
+
+    visible_path, all_path = tmp_path / "shown.csv", tmp_path / "all.jsonl"
+    page.export_to(str(visible_path), "csv", visible_only=True)
+    wait_until(h.loop, lambda: page.last_export is not None and page.last_export[0] == str(visible_path))
+    with visible_path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert page.last_export == (str(visible_path), shown) and len(rows) == shown
+    assert {r["type"] for r in rows} == {"AttemptStarted"}
+    assert any(json.loads(r["payload"]).get("request_id") == rid for r in rows), (
+        "the full payload, not the cell"
+    )
+
+    page.export_to(str(all_path), "jsonl")
+    wait_until(h.loop, lambda: page.last_export is not None and page.last_export[0] == str(all_path))
+    lines = [json.loads(line) for line in all_path.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) > shown and {"AttemptStarted", "Completed"} <= {r["type"] for r in lines}
+
+
 def test_models_page_capabilities_and_fallback_order_reach_engine_and_settings(
     harness_factory: Callable[[Settings], AppHarness],
     llama_small: LlamaServer,

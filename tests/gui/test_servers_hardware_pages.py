@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from steward.config import NO_BACKEND_MESSAGE, SecretStore, Settings
 from steward.gui.pages.hardware import HardwarePage
 from steward.gui.pages.servers import ServersPage
+from steward.gui.server_table import COLUMNS
 from steward.service.server_rows import ServerRow
 from tests.gui.conftest import AppHarness, llama_settings, wait_until
 from tests.support.llama import LlamaServer
@@ -28,7 +29,9 @@ def row(page: ServersPage, name: str) -> ServerRow | None:
     return next((r for r in page.rows if r.name == name), None)
 
 
-def cell(page: ServersPage, name: str, column: int) -> str:
+def cell(page: ServersPage, name: str, column: int | str) -> str:
+    if isinstance(column, str):
+        column = COLUMNS.index(column)
     index = [r.name for r in page.rows].index(name)
     item = page.table.item(index, column)
     return item.text() if item is not None else ""
@@ -53,10 +56,10 @@ def test_servers_page_lists_the_llama_endpoints_with_their_status(
     page = servers_page(h)
     wait_until(h.loop, lambda: all((r := row(page, n)) and r.status == "up" for n in ("small", "large")))
     for name, server in (("small", llama_small), ("large", llama_large)):
-        assert cell(page, name, 3) == server.url
-        assert cell(page, name, 2) == "configured"
-        assert cell(page, name, 4) == "up"
-        assert cell(page, name, 6) == str(server.port)
+        assert cell(page, name, "URL") == server.url
+        assert cell(page, name, "Source") == "configured"
+        assert cell(page, name, "Status") == "up"
+        assert cell(page, name, "Port") == str(server.port)
     page.select("small")
     assert not page.start_button.isEnabled() and not page.stop_button.isEnabled(), "not run by Steward"
     assert "not run by Steward" in page.log_title.text()
@@ -89,7 +92,7 @@ def test_add_endpoint_checks_inline_then_routes_to_it_and_saves_it(
     wait_until(h.loop, lambda: "endpoint extra added" in said)
     assert "extra" in engine_servers(h)
     wait_until(h.loop, lambda: row(page, "extra") is not None)
-    assert cell(page, "extra", 3) == llama_large.url
+    assert cell(page, "extra", "URL") == llama_large.url
     path = h.bridge.runtime.settings_file.path
     wait_until(h.loop, path.exists)
     saved = tomllib.loads(path.read_text())
@@ -134,7 +137,7 @@ def test_add_managed_llama_server_starts_it_shows_its_log_and_stops_it(
     wait_until(h.loop, lambda: (r := row(page, "mine")) is not None and r.status == "ready")
     mine = row(page, "mine")
     assert mine is not None and mine.managed and mine.pid and mine.port and mine.ctx == 512
-    assert cell(page, "mine", 2) == "managed" and cell(page, "mine", 10) == "512"
+    assert cell(page, "mine", "Source") == "managed" and cell(page, "mine", "Context") == "512"
     assert "mine" in engine_servers(h), "the new server's model is routed to"
     assert [s.name for s in h.bridge.runtime.settings.servers] == ["mine"]
 

@@ -179,6 +179,13 @@ async def test_sigkilled_llama_server_is_restarted_on_the_same_port(
     assert again.pid != first.pid and again.port == first.port
     crashed = [e for e in events if isinstance(e, ServerStateChanged) and e.state == "crashed"]
     assert crashed[0].detail == "killed by SIGKILL"
+    # The reason and how long the way back took: in the status (the Servers page's row), the log, the event.
+    assert again.last_exit.startswith("killed by SIGKILL, restarted in ") and again.last_exit.endswith(" s")
+    logged = [line.text for line in supervisor.log_tail("small") if line.stream == "steward"]
+    assert logged[0].startswith("[steward] small killed by SIGKILL, restarting in ")
+    assert logged[-1] == f"[steward] small {again.last_exit}"
+    ready = [e for e in events if isinstance(e, ServerStateChanged) and e.state == "ready"]
+    assert ready[-1].detail.endswith(again.last_exit)
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"{again.base_url}/health")).status_code == 200
 

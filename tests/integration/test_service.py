@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import keyring.backends.fail
 import pytest
 from tests.support.llama import LlamaServer, free_port
 from tests.support.service import quiet_options
 
-from steward.config import Settings, SettingsFile
+from steward.config import SecretStore, Settings, SettingsFile
 from steward.engine.events import AttemptStarted, Completed, EngineEvent, RequestFailed, RequestStarted
 from steward.service import StewardService
 
@@ -76,7 +77,12 @@ async def test_endpoints_are_tested_added_edited_and_removed(
     check = await service.endpoints.test("llamacpp", dead)
     assert not check.ok and check.summary.startswith("not reachable: nothing listens")
     check = await service.endpoints.test("llamacpp", llama_large.url)
-    assert check.ok and check.models == (MODEL,) and "llamacpp server up, 1 model" in check.summary
+    assert check.ok and check.models == (MODEL,) and check.kind == "llama.cpp" and check.version
+    assert check.summary == f"llama.cpp {check.version}: llamacpp server up, 1 model: {MODEL}"
+    check = await service.endpoints.test("ollama", llama_large.url)
+    assert not check.ok, "an Ollama adapter gets no answer it understands from llama-server"
+    configured = await service.endpoints.test_configured("small")
+    assert configured.ok and configured.models == (MODEL,)
 
     problems = await service.endpoints.add("big", "llamacpp", "ftp://nowhere")
     assert problems and problems[0][0] == "base_url"
@@ -96,6 +102,18 @@ async def test_endpoints_are_tested_added_edited_and_removed(
     assert all(b.server_id != "big" for b in service.runtime.engine.backends())
     assert service.runtime.engine.model(f"big/{MODEL}") is None
     assert await service.endpoints.remove("big") == [("id", "no endpoint named 'big'")]
+
+
+async def test_a_forgotten_key_leaves_the_keyring_and_removing_needs_no_keyring_without_a_key(
+    service: StewardService, llama_large: LlamaServer
+) -> None:
+    assert await service.endpoints.add("big", "llamacpp", llama_large.url, api_key="sk-local-123") == []
+    assert await service.endpoints.edit("big", "llamacpp", llama_large.url, api_key="") == []
+    assert [e.api_key_ref for e in service.settings.endpoints if e.id == "big"] == [None]
+    assert service.runtime.secrets.get("endpoint-big") is None, "forgetting the key deletes it"
+    service.runtime.secrets = SecretStore(backend=keyring.backends.fail.Keyring())  # no OS keyring
+    assert await service.endpoints.remove("big") == []
+    assert [e.id for e in service.settings.endpoints] == ["small"]
 
 
 async def test_quarantine_release_and_per_request_fallback_off(service: StewardService) -> None:

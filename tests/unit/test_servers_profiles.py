@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from steward.config.app_groups import EmbeddedConfig, EndpointConfig, ServerProfileConfig
+from steward.config.app_groups import EmbeddedConfig, ServerProfileConfig
 from steward.config.settings import Settings
 from steward.servers import embedded
 from steward.servers.defaults import (
@@ -16,7 +16,6 @@ from steward.servers.defaults import (
     embedded_profiles,
     wants_embedded,
 )
-from steward.servers.discovery import DiscoveredServer
 from steward.servers.profiles import LlamaServerProfile, OllamaServeProfile, ProfileError, profile_from_config
 
 RUNTIME = embedded.EmbeddedRuntime(Path("/opt/llama-server"), Path("/models/smol.gguf"))
@@ -122,14 +121,23 @@ def test_embedded_profiles_are_a_small_and_a_large_window_on_the_bundled_model()
     assert {p.port for p in (small, large)} == {0}  # free ports picked at start
 
 
-def test_embedded_servers_run_only_when_nothing_is_configured_or_discovered() -> None:
-    empty = Settings()
-    ollama = DiscoveredServer("ollama", "http://127.0.0.1:11434", 11434)
-    assert wants_embedded(empty, [])
-    assert not wants_embedded(empty, [ollama])
-    endpoint = EndpointConfig(id="home", kind="ollama", base_url="http://127.0.0.1:11434")
-    assert not wants_embedded(Settings(endpoints=[endpoint]), [])
+def test_embedded_servers_run_alongside_others_unless_set_to_run_only_when_nothing_answers() -> None:
+    alongside = Settings()
+    assert alongside.embedded.run == "alongside_other_servers", "the default: they run whenever enabled"
+    assert wants_embedded(alongside, []) and wants_embedded(alongside, ["ollama on port 11434"])
+    alone = Settings(embedded=EmbeddedConfig(run="when_nothing_else_answers"))
+    assert wants_embedded(alone, []), "a configured endpoint that did not answer does not count"
+    assert not wants_embedded(alone, ["home"])
     assert not wants_embedded(Settings(embedded=EmbeddedConfig(enabled=False)), [])
+
+
+def test_embedded_plan_names_what_answered_when_it_keeps_them_off() -> None:
+    alone = Settings(embedded=EmbeddedConfig(run="when_nothing_else_answers"))
+    profiles, reason = embedded_plan(alone, ["home", "Ollama on port 11434"])
+    assert profiles == []
+    assert reason == "not started because home, Ollama on port 11434 answered"
+    profiles, reason = embedded_plan(Settings(), [])
+    assert len(profiles) == 2 and "alongside" in reason
 
 
 def test_embedded_plan_says_why_nothing_runs_when_turned_off() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal, Self, get_args
+from typing import Annotated, Final, Literal, Self, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -174,10 +174,21 @@ class ServerProfileConfig(SettingsGroup):
         return value
 
 
+EMBEDDED_ALONGSIDE: Final = "alongside_other_servers"
+EMBEDDED_WHEN_ALONE: Final = "when_nothing_else_answers"
+
+
 class EmbeddedConfig(SettingsGroup):
     """The embedded llama-server running the bundled SmolLM2 model."""
 
     enabled: bool = True
+    run: Literal["alongside_other_servers", "when_nothing_else_answers"] = Field(
+        default=EMBEDDED_ALONGSIDE,
+        description=(
+            "alongside_other_servers: start it whenever it is enabled; when_nothing_else_answers: "
+            "start it only if no configured, managed or discovered server answers at start."
+        ),
+    )
     small_ctx: PositiveInt = 1024
     large_ctx: PositiveInt = 4096
 

@@ -41,6 +41,7 @@ LABELS: dict[str, str] = {
     "retention.minute_aggregates_days": "Keep minute aggregates",
     "retention.events_days": "Keep audit trail",
     "embedded.enabled": "Start the embedded server",
+    "embedded.run": "Run the embedded servers",
     "embedded.small_ctx": "Small server window",
     "embedded.large_ctx": "Large server window",
     "ui.last_page": "Start page",

@@ -25,10 +25,12 @@ from steward.hardware.sampler import ResourceSampler
 from steward.runtime import Runtime, RuntimeOptions
 from steward.servers.models import ModelOperationError
 from steward.service import Applied, StewardService
+from steward.service.endpoints import EndpointCheck
 from steward.service.hardware_report import build_hardware_report
 from steward.service.server_rows import ServerRow
 from steward.store import ChatMessage as StoredMessage
 from steward.store import ChatSession, ChatSessionInfo, EventRecord, SamplesWindow, Store, export_events
+from steward.store.export import write_events
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +344,12 @@ class Bridge(QObject):
             return
         self.run_blocking(lambda: export_events(store, path, fmt), done, "exporting events")  # type: ignore[arg-type]
 
+    def export_event_records(
+        self, records: list[EventRecord], path: str, fmt: str, done: Callable[[int], None]
+    ) -> None:
+        """Write `records` (e.g. the rows a filter shows) to `path` in a thread."""
+        self.run_blocking(lambda: write_events(records, path, fmt), done, "exporting events")  # type: ignore[arg-type]
+
     def load_history(self, since: float, done: Callable[[SamplesWindow, list[EventRecord]], None]) -> None:
         """Latency samples and health changes since `since`, for the dashboard charts."""
         store = self.store
@@ -429,6 +437,64 @@ class Bridge(QObject):
 
         self._then(self.service.endpoints.add(endpoint_id, kind, url, api_key), added, "adding the endpoint")
         return []
+
+    def edit_endpoint(
+        self, endpoint_id: str, kind: str, url: str, api_key: str | None, enabled: bool = True
+    ) -> Problems:
+        """Check and change an endpoint (`api_key` None keeps the stored key, "" forgets it)."""
+        service = self.service
+        if service is None:
+            return NOT_READY
+        problems = service.endpoints.check_edit(endpoint_id, kind, url, enabled)
+        if problems:
+            return problems
+        self._then(
+            service.endpoints.edit(endpoint_id, kind, url, api_key, enabled),
+            lambda problems: self._endpoint_done(endpoint_id, "changed", problems),
+            "changing the endpoint",
+        )
+        return []
+
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        """Stop routing to an endpoint and forget its settings entry and API key."""
+        if self.service is not None:
+            self._then(
+                self.service.endpoints.remove(endpoint_id),
+                lambda problems: self._endpoint_done(endpoint_id, "removed", problems),
+                "removing the endpoint",
+            )
+
+    def _endpoint_done(self, endpoint_id: str, what: str, problems: Problems) -> None:
+        if problems:
+            reasons = "; ".join(f"{field}: {reason}" if field else reason for field, reason in problems)
+            self.server_problem.emit(f"Endpoint {endpoint_id} not {what}: {reasons}")
+        else:
+            self.notice.emit("info", f"endpoint {endpoint_id} {what}")
+        self.servers_changed.emit()
+        self.settings_changed.emit(self.settings)
+
+    def test_endpoint(
+        self,
+        kind: str,
+        url: str,
+        api_key: str,
+        done: Callable[[EndpointCheck], None],
+        endpoint_id: str = "",
+    ) -> None:
+        """Ask an address what answers there; with `endpoint_id` (and no `api_key`) the endpoint's
+        stored key is used."""
+        service = self.service
+        if service is None:
+            return
+        endpoints = service.endpoints
+        if endpoint_id and not api_key:
+            self._then(endpoints.test_configured(endpoint_id, kind, url), done, "testing the connection")
+        else:
+            self._then(endpoints.test(kind, url, api_key), done, "testing the connection")
+
+    def embedded_summary(self) -> str:
+        """Whether the embedded servers run and which setting decided it."""
+        return self.service.embedded_summary() if self.service else ""
 
     def add_managed(self, profile: dict[str, object]) -> Problems:
         """Check and add a managed llama-server profile: saved in the settings, then started.

@@ -1,12 +1,14 @@
-"""Dialogs of the Servers page: add a remote endpoint (its API key goes to the OS keyring) and
-add a managed llama-server profile. Each checks its input through the bridge and shows the
+"""Dialogs of the Servers page: add or edit a remote endpoint (its API key goes to the OS keyring;
+"Test connection" asks the typed address what answers) and add a managed llama-server profile. Each checks its input through the bridge and shows the
 reason next to the field it concerns; it only closes once the bridge took the request."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -21,7 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from steward.config.app_groups import EndpointConfig
 from steward.gui.settings_form import ERROR_COLOUR
+from steward.gui.theme import health_colour
+from steward.service.endpoints import EndpointCheck
 
 Problems = list[tuple[str, str]]
 
@@ -91,20 +96,34 @@ class _CheckedDialog(QDialog):
             self.accept()
 
 
-class AddEndpointDialog(_CheckedDialog):
-    """A remote or local server by URL; the API key is stored in the OS keyring, not the settings."""
+TestFn = Callable[[str, str, str, Callable[[EndpointCheck], None]], None]
+"""(kind, url, api key, done): ask the address what answers (the bridge runs it in the background)."""
 
-    def __init__(self, add: Callable[[str, str, str, str], Problems], parent: QWidget | None = None) -> None:
-        super().__init__("Add endpoint", self.problems_of_submit, parent)
-        self._add = add
+KINDS = (
+    ("openai", "OpenAI-compatible (LM Studio, vLLM, ...)"),
+    ("ollama", "Ollama"),
+    ("llamacpp", "llama.cpp llama-server"),
+)
+
+
+def check_text(check: EndpointCheck) -> str:
+    """One line saying what answered ("✓ llama.cpp b4xxx: … up, 1 model: …") or why nothing did."""
+    return ("✓ " if check.ok else "✗ ") + check.summary
+
+
+class _EndpointDialog(_CheckedDialog):
+    """The fields of an endpoint (id, kind, URL, API key) and a "Test connection" button that
+    asks the typed address what answers, before anything is saved."""
+
+    def __init__(
+        self, title: str, check: Callable[[], Problems], test: TestFn, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(title, check, parent)
+        self._test = test
         self.id_edit = QLineEdit()
         self.id_edit.setPlaceholderText("e.g. lmstudio (letters, digits, . _ -)")
         self.kind = QComboBox()
-        for kind, text in (
-            ("openai", "OpenAI-compatible (LM Studio, vLLM, ...)"),
-            ("ollama", "Ollama"),
-            ("llamacpp", "llama.cpp llama-server"),
-        ):
+        for kind, text in KINDS:
             self.kind.addItem(text, kind)
         self.url = QLineEdit()
         self.url.setPlaceholderText("http://127.0.0.1:1234")
@@ -120,14 +139,99 @@ class AddEndpointDialog(_CheckedDialog):
             self.api_key,
             "Kept in the OS keyring (never in the settings file or the logs); leave empty if none.",
         )
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setToolTip("Ask the address what answers there (nothing is saved).")
+        self.test_button.clicked.connect(self.run_test)
+        self.test_result = QLabel()
+        self.test_result.setObjectName("testResult")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.last_check: EndpointCheck | None = None
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addWidget(self.test_result, 1)
+        self.layout().insertLayout(1, row)  # type: ignore[union-attr]
 
-    def problems_of_submit(self) -> Problems:
-        return self._add(
+    def values(self) -> tuple[str, str, str, str]:
+        return (
             self.id_edit.text().strip(),
             str(self.kind.currentData()),
             self.url.text().strip(),
             self.api_key.text(),
         )
+
+    def run_test(self) -> None:
+        _, kind, url, key = self.values()
+        if not url:
+            self.show_problems([("base_url", "type the address to test")])
+            return
+        self.test_button.setEnabled(False)
+        self.test_result.setText(f"Asking {url} …")
+        self.test_result.setStyleSheet("")
+        self._test(kind, url, key, self.show_check)
+
+    def show_check(self, check: EndpointCheck) -> None:
+        self.last_check = check
+        self.test_button.setEnabled(True)
+        self.test_result.setText(check_text(check))
+        self.test_result.setStyleSheet(f"color: {health_colour('healthy' if check.ok else 'unhealthy')};")
+        self.test_result.setToolTip("\n".join(check.models))
+        self.adjustSize()
+
+
+class AddEndpointDialog(_EndpointDialog):
+    """A remote or local server by URL; the API key is stored in the OS keyring, not the settings."""
+
+    def __init__(
+        self,
+        add: Callable[[str, str, str, str], Problems],
+        test: TestFn,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Add endpoint", self.problems_of_submit, test, parent)
+        self._add = add
+
+    def problems_of_submit(self) -> Problems:
+        return self._add(*self.values())
+
+
+class EditEndpointDialog(_EndpointDialog):
+    """Change a configured endpoint's kind, URL, API key or whether it is used; its id stays."""
+
+    def __init__(
+        self,
+        endpoint: EndpointConfig,
+        edit: Callable[[str, str, str, str | None, bool], Problems],
+        test: TestFn,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(f"Edit endpoint {endpoint.id}", self.problems_of_submit, test, parent)
+        self._edit = edit
+        self.has_key = bool(endpoint.api_key_ref)
+        self.id_edit.setText(endpoint.id)
+        self.id_edit.setReadOnly(True)
+        self.id_edit.setToolTip("The id names the endpoint's models; remove and add it again to rename it.")
+        self.kind.setCurrentIndex(max(0, self.kind.findData(endpoint.kind)))
+        self.url.setText(endpoint.base_url)
+        self.api_key.setPlaceholderText(
+            "unchanged (a key is stored in the keyring)"
+            if self.has_key
+            else "optional; stored in the OS keyring"
+        )
+        self.forget_key = QCheckBox("Forget the stored API key")
+        self.forget_key.setVisible(self.has_key)
+        self.enabled = QCheckBox("Route requests to this endpoint")
+        self.enabled.setChecked(endpoint.enabled)
+        self.add_row("enabled", "", self.enabled, "Off keeps the entry but stops using the server.")
+        if self.has_key:
+            self.add_row("forget_key", "", self.forget_key, "Remove the key from the OS keyring on save.")
+
+    def problems_of_submit(self) -> Problems:
+        endpoint_id, kind, url, key = self.values()
+        api_key: str | None = key or None  # empty: keep the stored key
+        if self.forget_key.isChecked():
+            api_key = ""
+        return self._edit(endpoint_id, kind, url, api_key, self.enabled.isChecked())
 
 
 class AddManagedDialog(_CheckedDialog):

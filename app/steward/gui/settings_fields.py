@@ -102,7 +102,7 @@ SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
     (
         "embedded",
         "Embedded server",
-        "The bundled llama-server with the SmolLM2 model, started when no other server is found.",
+        "The bundled llama-server with the SmolLM2 model: a small model for trying things out.",
         ("embedded",),
         "next start",
     ),
@@ -152,7 +152,9 @@ HELP: dict[str, str] = {
     "retention.raw_samples_days": "Days every single latency sample is kept before it is pruned.",
     "retention.minute_aggregates_days": "Days per-minute aggregates (long chart ranges) are kept.",
     "retention.events_days": "Days the audit trail (failures, quarantines, fallbacks) is kept.",
-    "embedded.enabled": "Start the bundled llama-server when no other local server is found.",
+    "embedded.enabled": "Start the bundled llama-server (next start).",
+    "embedded.run": "Alongside other servers (always when enabled), or only when no other server answers "
+    "at start (servers that are configured but down do not count).",
     "embedded.small_ctx": "Context window of the small embedded server (tokens).",
     "embedded.large_ctx": "Context window of the large embedded server (tokens).",
     "discovery.ports": "Loopback ports probed for model servers, separated by commas.",

@@ -1,18 +1,19 @@
-"""The embedded default: two llama-servers on the bundled SmolLM2 when nothing else is there.
+"""The embedded default: two llama-servers on the bundled SmolLM2.
 
-A fresh install has no configured server and usually none running. With the embedded
-runtime installed (and the setting on), Steward runs the small model twice — a small window
-and a large one — so chat, fallback and context fitting all have something real to work on.
+With the embedded runtime installed (and the setting on), Steward runs the small model twice —
+a small window and a large one — so chat, fallback and context fitting always have something
+real to work on. By default they run alongside any other server; set to run "only when nothing
+else answers", they start only if no other server ANSWERED at start (a configured endpoint that
+is down never keeps them off).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from steward.config.app_groups import EmbeddedConfig
+from steward.config.app_groups import EMBEDDED_ALONGSIDE, EmbeddedConfig
 from steward.config.settings import Settings
 from steward.servers import embedded
-from steward.servers.discovery import DiscoveredServer
 from steward.servers.profiles import LlamaServerProfile
 
 EMBEDDED_SMALL = "embedded-small"
@@ -42,25 +43,28 @@ def embedded_profiles(
     ]
 
 
-def wants_embedded(settings: Settings, discovered: Sequence[DiscoveredServer]) -> bool:
-    """True when the embedded servers should run: enabled, nothing configured, nothing discovered."""
+def wants_embedded(settings: Settings, answering: Sequence[str]) -> bool:
+    """True when the embedded servers should run: enabled, and either set to run alongside other
+    servers or (set to run only when alone) no other server answered. `answering` names the
+    servers that answered at start — configured-but-down ones are not in it."""
     if not settings.embedded.enabled:
         return False
-    configured = any(e.enabled for e in settings.endpoints) or bool(settings.servers)
-    return not configured and not discovered
+    return settings.embedded.run == EMBEDDED_ALONGSIDE or not answering
 
 
-def embedded_plan(
-    settings: Settings, discovered: Sequence[DiscoveredServer]
-) -> tuple[list[LlamaServerProfile], str]:
-    """The embedded profiles to start (maybe none) and why, for the log and `steward doctor`."""
+def embedded_plan(settings: Settings, answering: Sequence[str]) -> tuple[list[LlamaServerProfile], str]:
+    """The embedded profiles to start (maybe none) and why, in words (after "embedded servers: ")
+    for the Servers page and the log."""
     if not settings.embedded.enabled:
-        return [], "embedded servers are turned off in settings"
-    if not wants_embedded(settings, discovered):
-        return [], "servers are configured or were discovered; the embedded ones are not needed"
+        return [], "turned off in settings"
+    if not wants_embedded(settings, answering):
+        shown = ", ".join(answering[:3]) + (", …" if len(answering) > 3 else "")
+        return [], f"not started because {shown} answered"
     missing = embedded.problems()
     if missing:
-        return [], "embedded runtime not installed: " + "; ".join(missing)
-    return embedded_profiles(
-        settings.embedded
-    ), "no server configured or discovered: running the embedded ones"
+        return [], "not installed: " + "; ".join(missing)
+    if settings.embedded.run == EMBEDDED_ALONGSIDE:
+        why = "running alongside any other servers"
+    else:
+        why = "running because no other server answered"
+    return embedded_profiles(settings.embedded), why

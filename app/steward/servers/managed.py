@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections import deque
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from steward.servers.ports import PortInUse, check_port, pick_free_port
 from steward.servers.process import ChildProcess
 from steward.servers.profiles import LlamaServerProfile, ServerProfile
 
+log = logging.getLogger(__name__)
 _SETTLED = (ServerState.READY, ServerState.FAILED, ServerState.STOPPED)
 
 
@@ -47,6 +49,9 @@ class ServerStatus:
     ctx_size: int | None
     model: str | None
     detail: str
+    last_exit: str = ""
+    """Why the process last ended on its own and what followed, in words ("killed by SIGKILL,
+    restarted in 1.1 s"); empty until it first exits unexpectedly."""
 
 
 def _exit_detail(code: int) -> str:
@@ -89,6 +94,9 @@ class ManagedServer:
         self._stopping = False
         self._changed = asyncio.Event()
         self.restarts = 0
+        self._last_exit = ""
+        self._exit_reason = ""
+        self._exited_at: float | None = None
 
     # ---- observation -------------------------------------------------------------------------------
 
@@ -126,6 +134,7 @@ class ManagedServer:
             ctx_size=profile.ctx_size if isinstance(profile, LlamaServerProfile) else None,
             model=str(profile.model) if isinstance(profile, LlamaServerProfile) else None,
             detail=self._detail,
+            last_exit=self._last_exit,
         )
 
     def log_tail(self, count: int | None = None) -> list[LogLine]:
@@ -161,6 +170,7 @@ class ManagedServer:
     async def stop(self) -> ServerStatus:
         """Stop the process (SIGTERM to its group, SIGKILL after the grace) and supervision."""
         self._stopping = True
+        self._exited_at = None  # a start after a stop is not a restart after an exit
         task, self._task = self._task, None
         child = self._child
         if child is not None and child.returncode is None:
@@ -197,6 +207,7 @@ class ManagedServer:
                 return
             lines = self._ring.texts_since(mark)
             tail = tuple(lines[-self._policy.log_tail_lines :])
+            self._exit_reason, self._exited_at = detail, self._clock.now()
             self._set(ServerState.CRASHED, detail, tail)
             signature = oom_signature(lines) if isinstance(self._profile, LlamaServerProfile) else None
             if signature is not None and isinstance(self._profile, LlamaServerProfile):
@@ -210,11 +221,12 @@ class ManagedServer:
                     crashes.popleft()
                 if len(crashes) > self._policy.max_restarts:
                     window = self._policy.crash_window_s
-                    self._set(
-                        ServerState.FAILED, f"{detail}; crashed {len(crashes)} times in {window:g} s", tail
-                    )
+                    gave_up = f"{detail}; crashed {len(crashes)} times in {window:g} s"
+                    self._note_exit(f"{gave_up}, not restarted again")
+                    self._set(ServerState.FAILED, gave_up, tail)
                     return
                 delay = self._policy.backoff(len(crashes))
+            self._note_exit(f"{detail}, restarting in {delay:g} s")
             self._set(ServerState.RESTARTING, f"{detail}; restarting in {delay:g} s", tail)
             await self._clock.sleep(delay)
             self.restarts += 1
@@ -268,7 +280,13 @@ class ManagedServer:
                 await child.stop(self._clock, self._policy.grace_s)
                 return f"not ready within {self._policy.ready_timeout_s:g} s"
             if outcome == "ready":
-                self._set(ServerState.READY, f"pid {child.pid}, port {port}")
+                ready = f"pid {child.pid}, port {port}"
+                if self._exited_at is not None:
+                    took = self._clock.now() - self._exited_at
+                    self._exited_at = None
+                    self._note_exit(f"{self._exit_reason}, restarted in {took:.1f} s")
+                    ready += f"; {self._last_exit}"
+                self._set(ServerState.READY, ready)
             code = await exit_task
             return _exit_detail(code)
         finally:
@@ -309,6 +327,12 @@ class ManagedServer:
         return "loading" if response.status_code == 503 else "down"
 
     # ---- plumbing ----------------------------------------------------------------------------------
+
+    def _note_exit(self, text: str) -> None:
+        """Remember why the process last ended (shown in the Servers page's row) and log it."""
+        self._last_exit = text
+        self._on_line("steward", f"[steward] {self.name} {text}")
+        log.warning("managed server %s %s", self.name, text)
 
     def _on_line(self, stream: str, text: str) -> None:
         clean = redact(text)

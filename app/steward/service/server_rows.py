@@ -24,6 +24,7 @@ class ServerRow:
     source: str  # "managed" | "configured" | "discovered"
     url: str
     status: str
+    """The state as a word ("ready", "up", "down", "crashed", ...), for colours and logic."""
     detail: str = ""
     pid: int | None = None
     port: int | None = None
@@ -31,10 +32,44 @@ class ServerRow:
     restarts: int | None = None
     model: str | None = None
     ctx: int | None = None
+    said: str = ""
+    """The status as the user reads it ("unreachable: connection refused"); `status` when empty."""
+    last_exit: str = ""
+    """Why a managed server last ended on its own and what followed ("killed by SIGKILL,
+    restarted in 1.1 s")."""
 
     @property
     def managed(self) -> bool:
         return self.source == "managed"
+
+    @property
+    def status_text(self) -> str:
+        return self.said or self.status
+
+
+# Probe failure kinds in the few words a status column has room for.
+_SHORT = {
+    "connection_refused": "connection refused",
+    "connect_timeout": "connection timed out",
+    "auth": "API key refused",
+    "server_error": "server error",
+    "bad_response": "not a model server",
+    "model_not_found": "not found",
+    "rate_limited": "rate limited",
+}
+
+
+def status_words(state: str, detail: str) -> str:
+    """'down' + 'connection_refused: All connection attempts failed' -> 'unreachable: connection
+    refused'; a hung probe -> 'unreachable: no answer to the health probe'; other states as they are."""
+    if state == "unknown":
+        return "not checked yet"
+    if state != "down":
+        return state
+    kind = detail.partition(": ")[0]
+    if kind == "hung":
+        return "unreachable: no answer to the health probe"
+    return f"unreachable: {_SHORT.get(kind, kind.replace('_', ' ') or 'no answer')}"
 
 
 def _port_of(url: str) -> int | None:
@@ -69,6 +104,7 @@ def server_rows(
                 restarts=status.restarts,
                 model=PurePath(status.model).name if status.model else None,
                 ctx=status.ctx_size,
+                last_exit=status.last_exit,
             )
         )
     names = {r.name for r in rows}
@@ -97,6 +133,7 @@ def server_rows(
                 port=found.port if found is not None else _port_of(server.base_url),
                 model=", ".join(model_names) or None,
                 ctx=max(windows) if windows else None,
+                said=status_words(state, detail),
             )
         )
     return rows

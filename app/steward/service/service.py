@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from steward.config import Settings, SettingsError
+from steward.config.app_groups import EMBEDDED_ALONGSIDE
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
 from steward.engine.settings import Strategy
@@ -295,7 +296,21 @@ class StewardService:
         if supervisor is None or name not in supervisor.names():
             raise KeyError(f"{name} is not a server Steward manages")
         status: ServerStatus = await getattr(supervisor, action)(name)
+        # Probe now, so the engine (and every count built from its snapshot) sees the change at
+        # once instead of at the next health round.
+        await self.runtime.engine.probe_all()
         return status
+
+    def embedded_summary(self) -> str:
+        """Whether the embedded servers run and which setting decided it, in one sentence (a setting
+        changed since the start is said to apply from the next start)."""
+        embedded = self.settings.embedded
+        now = _embedded_choice(embedded.enabled, embedded.run)
+        reason = self.runtime.embedded_reason or "not decided yet"
+        used = self.runtime.embedded_choice
+        if used is None or _embedded_choice(*used) == now:
+            return f"Embedded servers: {reason}. Setting: {now}."
+        return f"Embedded servers: {reason}. Setting: {now} (from the next start; this run: {_embedded_choice(*used)})."
 
     def server_log(self, name: str, count: int = 300) -> list[str]:
         """The newest `count` log lines of managed server `name` ([] when it is not managed)."""
@@ -331,6 +346,14 @@ class StewardService:
         new, problems = self.validate({field: items})
         prefix = f"{field}[{len(current)}]"
         return new, [(p.removeprefix(prefix).lstrip("."), r) for p, r in problems]
+
+
+def _embedded_choice(enabled: bool, run: str) -> str:
+    if not enabled:
+        return "off"
+    return (
+        "run alongside other servers" if run == EMBEDDED_ALONGSIDE else "run only when nothing else answers"
+    )
 
 
 def _role(value: str) -> Role:

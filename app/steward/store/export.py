@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from steward.store.events import iter_events
-from steward.store.records import Sample
+from steward.store.records import EventRecord, Sample
 from steward.store.samples import iter_samples
 from steward.store.store import Store
 
@@ -73,9 +73,18 @@ def export_events(
     In CSV the payload column holds the payload as JSON text. Blocking.
     """
     store.flush()
+    with store.reading(dedicated=True) as conn:
+        return write_events(iter_events(conn, since, until), path, fmt)
+
+
+def write_events(records: Iterable[EventRecord], path: Path | str | TextIO, fmt: ExportFormat) -> int:
+    """Write the given events (e.g. those a filter shows) in `export_events`' format; returns how many.
+
+    Blocking.
+    """
 
     def rows() -> Iterator[dict[str, object]]:
-        for event in iter_events(conn, since, until):
+        for event in records:
             payload: object = event.payload
             if fmt == "csv":
                 payload = json.dumps(event.payload, ensure_ascii=False, default=str)
@@ -87,8 +96,7 @@ def export_events(
                 "payload": payload,
             }
 
-    with store.reading(dedicated=True) as conn:
-        return _write(rows(), path, fmt, EVENT_FIELDS)
+    return _write(rows(), path, fmt, EVENT_FIELDS)
 
 
 def export_samples(

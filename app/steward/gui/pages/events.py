@@ -1,5 +1,6 @@
 """Events page: the audit trail of engine decisions — history from the store, then the live
-tail — with filters by kind and model, text search, and export to CSV/JSONL."""
+tail — with filters by kind and model, text search, and export to CSV/JSONL of either the rows
+the filter shows or every stored event."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QTableWidgetItem,
     QVBoxLayout,
@@ -38,8 +40,16 @@ def describe_payload(payload: dict[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", (), []))
 
 
-def describe(event: EngineEvent) -> str:
-    return describe_payload(event.payload())
+def describe_record(record: EventRecord) -> str:
+    """The Detail cell: a server's state change reads as a sentence with its reason first
+    ("embedded-large: ready → crashed — killed by SIGKILL"); other events as key=value pairs."""
+    payload = dict(record.payload)
+    if record.type == "ServerStateChanged" and {"server", "state", "previous"} <= payload.keys():
+        head = f"{payload.pop('server')}: {payload.pop('previous')} → {payload.pop('state')}"
+        reason = payload.pop("detail", "")
+        rest = describe_payload(payload)
+        return head + (f" — {reason}" if reason else "") + (f" ({rest})" if rest else "")
+    return describe_payload(payload)
 
 
 class EventsPage(QWidget):
@@ -53,7 +63,7 @@ class EventsPage(QWidget):
         self.model = QComboBox()
         self.model.setObjectName("modelFilter")
         self.model.addItem("All models", ALL)
-        self.model.setMinimumWidth(200)
+        self.model.setMinimumWidth(160)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("search: model, kind or any text")
         self.filter.setClearButtonEnabled(True)
@@ -67,8 +77,18 @@ class EventsPage(QWidget):
         self.follow.setToolTip("Keep the newest event in view")
         self.follow.setChecked(True)
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Write the whole audit trail to a CSV or JSON Lines file")
-        self.export_button.clicked.connect(self._export_dialog)
+        self.export_button.setToolTip(
+            "Write the rows the filter shows, or the whole stored audit trail, to a CSV or JSON Lines file"
+        )
+        menu = QMenu(self.export_button)
+        self.export_visible_action = menu.addAction(
+            "Rows shown by the filter…", lambda: self._export_dialog(visible_only=True)
+        )
+        self.export_all_action = menu.addAction(
+            "All stored events…", lambda: self._export_dialog(visible_only=False)
+        )
+        menu.aboutToShow.connect(self._name_export_actions)
+        self.export_button.setMenu(menu)
         self.count = QLabel()
         self.count.setObjectName("hint")
         top = QHBoxLayout()
@@ -83,12 +103,13 @@ class EventsPage(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setColumnWidth(0, 140)
-        self.table.setColumnWidth(1, 260)
+        self.table.setColumnWidth(1, 200)
         self.table.setColumnWidth(2, 150)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.count)
+        self._records: list[EventRecord] = []  # what each table row shows, row for row
         self._first_live_ts: float | None = None
         self._history_loaded = False
         self.last_export: tuple[str, int] | None = None
@@ -104,14 +125,10 @@ class EventsPage(QWidget):
     def _show_history(self, records: list[EventRecord]) -> None:
         cutoff = self._first_live_ts
         older = [r for r in records if cutoff is None or r.ts < cutoff]
-        rows = [
-            (r.ts, r.model_key or "—", r.type, describe_payload(dict(r.payload)))
-            for r in older
-            if r.type != Token.__name__
-        ]
+        rows = [r for r in older if r.type != Token.__name__]
         self.table.setUpdatesEnabled(False)
-        for index, cells in enumerate(rows):
-            self._insert(index, cells)
+        for index, record in enumerate(rows):
+            self._insert(index, record)
         self.table.setUpdatesEnabled(True)
         self._history_loaded = True
         self._trim()
@@ -124,16 +141,18 @@ class EventsPage(QWidget):
             return
         if self._first_live_ts is None:
             self._first_live_ts = event.ts
-        self._insert(self.table.rowCount(), (event.ts, event.model_key or "—", event.type, describe(event)))
+        record = EventRecord(event.ts, event.type, event.model_key, event.payload())
+        self._insert(self.table.rowCount(), record)
         self._trim()
         self._update_count()
         if self.follow.isChecked():
             self.table.scrollToBottom()
 
-    def _insert(self, row: int, cells: tuple[float, str, str, str]) -> None:
-        ts, model, kind, detail = cells
+    def _insert(self, row: int, record: EventRecord) -> None:
+        model, kind, detail = record.model_key or "—", record.type, describe_record(record)
         self.table.insertRow(row)
-        when = dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+        self._records.insert(row, record)
+        when = dt.datetime.fromtimestamp(record.ts).strftime("%Y-%m-%d %H:%M:%S")
         for col, text in enumerate((when, model, kind, detail)):
             item = QTableWidgetItem(text)
             if col == 3:
@@ -156,6 +175,7 @@ class EventsPage(QWidget):
         extra = self.table.rowCount() - MAX_ROWS
         for _ in range(max(0, extra)):
             self.table.removeRow(0)
+            del self._records[0]
 
     # --- filters ---------------------------------------------------------------------------
 
@@ -182,6 +202,10 @@ class EventsPage(QWidget):
     def visible_rows(self) -> int:
         return sum(1 for row in range(self.table.rowCount()) if not self.table.isRowHidden(row))
 
+    def visible_records(self) -> list[EventRecord]:
+        """The events of the rows the filter shows, oldest first."""
+        return [r for i, r in enumerate(self._records) if not self.table.isRowHidden(i)]
+
     def _update_count(self) -> None:
         total = self.table.rowCount()
         shown = self.visible_rows()
@@ -191,21 +215,33 @@ class EventsPage(QWidget):
 
     # --- export ----------------------------------------------------------------------------
 
-    def _export_dialog(self) -> None:
+    def _name_export_actions(self) -> None:
+        shown, total = self.visible_rows(), self.table.rowCount()
+        self.export_visible_action.setText(f"Rows shown by the filter ({shown:,} of {total:,})…")
+        self.export_visible_action.setEnabled(shown > 0)
+
+    def _export_dialog(self, visible_only: bool) -> None:
+        what = "the events shown" if visible_only else "the audit trail"
         path, chosen = QFileDialog.getSaveFileName(
             self,
-            "Export the audit trail",
+            f"Export {what}",
             str(Path.home() / "steward-events.csv"),
             "CSV (*.csv);;JSON Lines (*.jsonl)",
         )
         if path:
-            self.export_to(path, "jsonl" if "jsonl" in chosen or path.endswith(".jsonl") else "csv")
+            fmt = "jsonl" if "jsonl" in chosen or path.endswith(".jsonl") else "csv"
+            self.export_to(path, fmt, visible_only=visible_only)
 
-    def export_to(self, path: str, fmt: str) -> None:
-        """Export every stored event to `path` in a thread; the result shows in the status bar."""
+    def export_to(self, path: str, fmt: str, *, visible_only: bool = False) -> None:
+        """Export the rows the filter shows (`visible_only`) or every stored event to `path`, in a
+        thread; the result shows in the status bar."""
 
         def done(count: int) -> None:
             self.last_export = (path, count)
-            self.bridge.notice.emit("info", f"exported {count:,} events to {path}")
+            which = "shown " if visible_only else ""
+            self.bridge.notice.emit("info", f"exported {count:,} {which}events to {path}")
 
-        self.bridge.export_events(path, fmt, done)
+        if visible_only:
+            self.bridge.export_event_records(self.visible_records(), path, fmt, done)
+        else:
+            self.bridge.export_events(path, fmt, done)
