@@ -9,8 +9,8 @@ Target: the gateway adds <= 1.5 ms p50 over direct on the mini server (a FAKE mo
 tests/bench/mini_server.py). The REAL llama-server's figures are reported (model time dominates).
 
 Where the time goes (reported, not asserted), from the same client in the same run: the gateway's
-HTTP stack alone answering canned bytes, the same stack relaying to the server with httpx (the
-second hop any proxy makes), and the full gateway (the engine and the relay on top).
+HTTP stack alone answering canned bytes, the same stack relaying to the server through the engine's
+own HTTP path (the second hop any proxy makes), and the full gateway (the engine and the relay on top).
 
 Failover under load: 50 concurrent clients stream through the gateway from two upstreams (the mini
 server behind a FaultProxy that slices each answer over time, so answers are really in flight);
@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from steward.backends.http import HttpConnection
 from steward.config import Settings
 from steward.gateway import Gateway
 from steward.gateway.server import bind, http_protocol
@@ -108,8 +109,10 @@ async def sdk_like(client: httpx.AsyncClient, url: str, model: str) -> float:
 async def bare_stack(upstream: str) -> AsyncIterator[str]:
     """The gateway's HTTP stack on this loop WITHOUT the engine: uvicorn (the gateway's protocol),
     Starlette and the gateway's stream response. `/canned/...` answers the upstream's bytes from
-    memory; `/relay/...` passes each request to `upstream` with httpx (a second hop, no engine)."""
+    memory; `/relay/...` passes each request to `upstream` through the engine's own HTTP path
+    (`HttpConnection.stream_post`, aiohttp: a second hop, no engine)."""
     client = httpx.AsyncClient(timeout=30)
+    hop = HttpConnection(upstream, connect_s=5, stall_s=30)
     async with client.stream("POST", upstream + "/v1/chat/completions", json=chat_body("mini")) as first:
         canned = b"".join([part async for part in first.aiter_raw()])
 
@@ -122,14 +125,11 @@ async def bare_stack(upstream: str) -> AsyncIterator[str]:
         return StreamResponse(body(), headers={}, media_type="text/event-stream")
 
     async def relay(request: Request) -> Response:
-        sent = await request.body()
+        sent = json.loads(await request.body())
 
         async def body() -> AsyncGenerator[bytes, None]:
-            headers = {"content-type": "application/json"}
-            async with client.stream(
-                "POST", upstream + "/v1/chat/completions", content=sent, headers=headers
-            ) as r:
-                async for part in r.aiter_raw():
+            async with hop.stream_post("/v1/chat/completions", sent, {}) as r:
+                async for part in r.iter_bytes():
                     yield part
 
         return StreamResponse(body(), headers={}, media_type="text/event-stream")
@@ -156,6 +156,7 @@ async def bare_stack(upstream: str) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         await client.aclose()
+        await hop.aclose()
 
 
 class _Quiet(uvicorn.Server):

@@ -52,15 +52,14 @@ def derive_health(
         return HealthStatus.UNHEALTHY, "server down"
     if inputs.breaker is BreakerState.HALF_OPEN:
         return HealthStatus.DEGRADED, "circuit half-open: probing"
-    since = now - settings.window_s
-    error_rate = metrics.error_rate(since)
+    recent = metrics.traffic_since(now - settings.window_s)
+    error_rate = recent.error_rate
     if error_rate is not None and error_rate > settings.degraded_error_rate:
         return HealthStatus.DEGRADED, f"error rate {error_rate:.0%} in the last {settings.window_s:g} s"
-    recent_ok = [s.ttft_s for s in metrics.recent(since) if s.ok and s.ttft_s is not None]
-    baseline = metrics.snapshot().baseline_ttft_p50
+    recent_ok = recent.ok_ttfts
+    baseline = metrics.baseline_ttft
     if recent_ok and baseline and len(recent_ok) >= 3:
-        recent_sorted = sorted(recent_ok)
-        recent_median = recent_sorted[len(recent_sorted) // 2]
+        recent_median = recent_ok[len(recent_ok) // 2]  # ascending already
         if recent_median > settings.degraded_latency_factor * baseline and recent_median > 0.05:
             return HealthStatus.DEGRADED, (
                 f"first token {recent_median * 1000:.0f} ms vs usual {baseline * 1000:.0f} ms"
