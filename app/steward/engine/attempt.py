@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from steward.engine.backend import Backend
-from steward.engine.clock import Clock, ClockTimeout, next_within
+from steward.engine.clock import Clock, ClockTimeout, ItemTimer
 from steward.engine.degenerate import DegenerateDetector
 from steward.engine.failures import BackendError, FailureKind
 from steward.engine.settings import DegenerateSettings, TimeoutSettings
@@ -75,6 +75,7 @@ async def stream_attempt(
     final: StreamChunk | None = None
     chunks = text_chunks = 0
     note: str | None = None
+    timer = ItemTimer(clock)
     try:
         while True:
             now = clock.now()
@@ -85,7 +86,7 @@ async def stream_attempt(
             if stage <= 0:
                 raise _timeout_error(progress, 0.0, total_left, timeouts, clock.now()) from None
             try:
-                chunk = await next_within(clock, iterator, min(stage, total_left))
+                chunk = await timer.next(iterator, min(stage, total_left))
             except StopAsyncIteration:
                 break
             except ClockTimeout:
@@ -115,6 +116,7 @@ async def stream_attempt(
         if stopped_by_length and text_chunks >= MIN_CIRCLE_CHUNKS and detector.runs_in_circles(text_chunks):
             raise BackendError(FailureKind.DEGENERATE_OUTPUT, detector.describe_cut(text_chunks))
     finally:
+        timer.close()
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(RuntimeError):  # already closed by the cancellation that brought us here

@@ -91,3 +91,64 @@ async def next_within(clock: Clock, iterator: AsyncIterator[T], timeout: float |
         except TimeoutError as exc:
             raise ClockTimeout() from exc
     return await wait_for(clock, asyncio.ensure_future(iterator.__anext__()), timeout)
+
+
+class ItemTimer:
+    """Bounds every `next()` of ONE stream by its own timeout, cheaply.
+
+    With the system clock one loop timer serves the whole stream: moving the deadline for the
+    next item is an assignment, and the timer, when it fires before the current deadline (items
+    kept arriving), re-arms itself there. `asyncio.timeout` per item scheduled and cancelled a
+    timer for every token. When the deadline passes mid-wait the task is cancelled (which closes
+    an async generator's response) and `ClockTimeout` raised; a cancellation from elsewhere
+    stays a cancellation. Other clocks race `clock.sleep` as `next_within` does.
+    Use from the task that iterates; `close()` when done.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._task = asyncio.current_task() if isinstance(clock, SystemClock) else None
+        self._loop = asyncio.get_running_loop()
+        self._deadline: float | None = None  # loop time, only while waiting for an item
+        self._handle: asyncio.TimerHandle | None = None
+        self._fired = False
+
+    async def next(self, iterator: AsyncIterator[T], timeout: float) -> T:
+        """`anext(iterator)` within `timeout` seconds (ClockTimeout when exceeded)."""
+        task = self._task
+        if task is None:
+            return await next_within(self._clock, iterator, timeout)
+        deadline = self._loop.time() + timeout
+        self._deadline = deadline
+        if self._handle is None or self._handle.when() > deadline:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._handle = self._loop.call_at(deadline, self._fire)
+        cancelling = task.cancelling()
+        try:
+            return await iterator.__anext__()
+        except asyncio.CancelledError:
+            if self._fired and task.uncancel() <= cancelling:
+                raise ClockTimeout() from None
+            raise
+        finally:
+            self._deadline = None
+            self._fired = False
+
+    def _fire(self) -> None:
+        self._handle = None
+        deadline = self._deadline
+        if deadline is None or self._task is None:
+            return  # not waiting: the next `next()` arms a new timer
+        # the loop runs timers up to its clock resolution early
+        if self._loop.time() + self._loop._clock_resolution >= deadline:  # type: ignore[attr-defined]
+            self._fired = True
+            self._task.cancel()
+        else:
+            self._handle = self._loop.call_at(deadline, self._fire)
+
+    def close(self) -> None:
+        """Drop the timer (the stream is over)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
