@@ -110,8 +110,11 @@ class ItemTimer:
         self._task = asyncio.current_task() if isinstance(clock, SystemClock) else None
         self._loop = asyncio.get_running_loop()
         self._deadline: float | None = None  # loop time, only while waiting for an item
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None  # qasync's loop gives plain Handles
+        self._armed_for = 0.0  # the deadline the handle fires at
         self._fired = False
+        # the loop runs timers up to its clock resolution early
+        self._early = float(getattr(self._loop, "_clock_resolution", 1e-3))
 
     async def next(self, iterator: AsyncIterator[T], timeout: float) -> T:
         """`anext(iterator)` within `timeout` seconds (ClockTimeout when exceeded)."""
@@ -120,10 +123,10 @@ class ItemTimer:
             return await next_within(self._clock, iterator, timeout)
         deadline = self._loop.time() + timeout
         self._deadline = deadline
-        if self._handle is None or self._handle.when() > deadline:
+        if self._handle is None or self._armed_for > deadline:
             if self._handle is not None:
                 self._handle.cancel()
-            self._handle = self._loop.call_at(deadline, self._fire)
+            self._arm(deadline)
         cancelling = task.cancelling()
         try:
             return await iterator.__anext__()
@@ -140,12 +143,15 @@ class ItemTimer:
         deadline = self._deadline
         if deadline is None or self._task is None:
             return  # not waiting: the next `next()` arms a new timer
-        # the loop runs timers up to its clock resolution early
-        if self._loop.time() + self._loop._clock_resolution >= deadline:  # type: ignore[attr-defined]
+        if self._loop.time() + self._early >= deadline:
             self._fired = True
             self._task.cancel()
         else:
-            self._handle = self._loop.call_at(deadline, self._fire)
+            self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
+        self._armed_for = deadline
+        self._handle = self._loop.call_at(deadline, self._fire)
 
     def close(self) -> None:
         """Drop the timer (the stream is over)."""

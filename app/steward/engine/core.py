@@ -35,6 +35,7 @@ from steward.engine.quarantine import QuarantineBook
 from steward.engine.registry import ModelState, ServerEntry
 from steward.engine.request import ChatRequest, RequestRun, RunEnv
 from steward.engine.router import AUTO, order_candidates
+from steward.engine.running import Running
 from steward.engine.settings import EngineSettings
 from steward.engine.snapshot import EngineSnapshot, QuarantineView, model_snapshot, server_snapshot
 from steward.engine.tasks import classify_task
@@ -173,20 +174,66 @@ class Engine:
         Closing the iterator early cancels the request and closes every connection it opened.
         """
         queue: asyncio.Queue[object] = asyncio.Queue()
+        running = self.start(request, queue.put_nowait, lambda: queue.put_nowait(_END))
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                assert isinstance(item, EngineEvent)
+                yield item
+        finally:
+            await running.cancel()
+
+    def start(
+        self, request: ChatRequest, on_event: Callable[[EngineEvent], None], on_done: Callable[[], None]
+    ) -> Running:
+        """Start answering one request: every event of it goes to `on_event` as it happens (the
+        last is Completed or RequestFailed), then `on_done()` is called once. No queue or task sits
+        between the engine and a front end that can take events as they come (the gateway).
+        """
         rid = request.request_id or f"r{next(self._ids)}"
 
         def emit(event: EngineEvent) -> None:
-            queue.put_nowait(event)
+            on_event(event)
             self._emit(event)
 
+        try:
+            run = self._prepare(request, rid, emit)
+        except Exception as exc:  # never leave the caller hanging
+            log.exception("request %s could not start", rid)
+            run = RequestFailed(ts=self.wall(), request_id=rid, detail=f"internal error: {exc}")
+        if isinstance(run, RequestFailed):
+            emit(run)
+            on_done()
+            return Running(rid, None)
+
+        async def drive() -> None:
+            try:
+                await run.run()
+            except Exception as exc:  # never leave the caller hanging
+                log.exception("request %s crashed", rid)
+                emit(RequestFailed(ts=self.wall(), request_id=rid, detail=f"internal error: {exc}"))
+
+        def finished(_: object) -> None:  # also when cancelled before it ever ran
+            self._active_requests -= 1
+            on_done()
+
+        self._active_requests += 1
+        task = asyncio.ensure_future(drive())
+        task.add_done_callback(finished)
+        return Running(rid, task)
+
+    def _prepare(
+        self, request: ChatRequest, rid: str, emit: Callable[[EngineEvent], None]
+    ) -> RequestRun | RequestFailed:
+        """The request's run with its route, or its refusal (the caller's mistake: no attempt, no
+        breaker, no retry)."""
         checked = check_input(request.messages)
-        if checked.refusal is not None:  # the caller's mistake: no attempt, no breaker, no retry
-            refused = RequestFailed(
+        if checked.refusal is not None:
+            return RequestFailed(
                 ts=self.wall(), request_id=rid, detail=checked.refusal, kinds=(FailureKind.BAD_REQUEST,)
             )
-            self._emit(refused)
-            yield refused
-            return
         if checked.notes:
             request = replace(request, messages=checked.messages)
         self._sweep_quarantine()
@@ -208,31 +255,7 @@ class Engine:
             route = replace(
                 route, candidates=route.candidates[:1], explanation=route.explanation + "; fallback off"
             )
-        run = RequestRun(self._run_env(emit), request, route, rid, guess.task.value, checked.notes)
-
-        async def drive() -> None:
-            try:
-                await run.run()
-            except Exception as exc:  # never leave the caller hanging
-                log.exception("request %s crashed", rid)
-                emit(RequestFailed(ts=self.wall(), request_id=rid, detail=f"internal error: {exc}"))
-            finally:
-                queue.put_nowait(_END)
-
-        self._active_requests += 1
-        task = asyncio.ensure_future(drive())
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    break
-                assert isinstance(item, EngineEvent)
-                yield item
-        finally:
-            self._active_requests -= 1
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        return RequestRun(self._run_env(emit), request, route, rid, guess.task.value, checked.notes)
 
     def _register_configured(self, requested: str) -> None:
         """Make the pinned model and the fallback chain candidates even before their server answered.

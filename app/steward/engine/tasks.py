@@ -104,6 +104,12 @@ _PATTERNS = {
     task: tuple((w, re.compile(r"(?<![a-z])" + re.escape(w))) for w in words)
     for task, words in _KEYWORDS.items()
 }
+# One search per task type tells whether any of its keywords occurs (every request is classified;
+# most prompts hit few types), and only then are its keywords listed one by one.
+_ANY = {
+    task: re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + ")")
+    for task, words in _KEYWORDS.items()
+}
 _CODE_MARKERS = re.compile(r"```|def |class |import |#include|=>|\bfn\b|;\s*$", re.MULTILINE)
 
 
@@ -125,6 +131,8 @@ def classify_task(prompt: str) -> TaskGuess:
     text = prompt.lower()
     scores: dict[TaskType, list[str]] = {}
     for task, patterns in _PATTERNS.items():
+        if not _ANY[task].search(text):
+            continue
         hits = [word for word, pattern in patterns if pattern.search(text)]
         if hits:
             scores[task] = hits

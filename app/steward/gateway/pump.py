@@ -1,37 +1,33 @@
-"""`EventPump`: reads one engine event stream in a task, so its reader can take every event that
-has already arrived at once (`ready()`) instead of one per loop turn.
+"""`EventPump`: the events of one engine request, queued as the engine pushes them, so its reader
+can take every event that has already arrived at once (`ready()`) instead of one per loop turn.
 
 That lets a stream send the tokens that arrived together as one delta and one write — the
 difference between one socket send per token and one per burst when a client is behind — without
-ever holding a token back: `ready()` never waits.
+ever holding a token back: `ready()` never waits. The engine pushes into the queue directly
+(`StewardService.ask_pushed`): no task or second queue between the engine and the relay.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 from steward.engine.events import EngineEvent
+from steward.engine.request import ChatRequest
+from steward.service import StewardService
 
 _END = object()
 
 
 class EventPump:
-    """Pumps `events` into a queue from the moment it is made; `aclose()` stops the stream."""
+    """Starts `request` on `service` at once; `aclose()` stops it."""
 
-    def __init__(self, events: AsyncIterator[EngineEvent]) -> None:
-        self._source = events
+    def __init__(self, service: StewardService, request: ChatRequest) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._ended = False
-        self._task = asyncio.ensure_future(self._run())
+        self._running = service.ask_pushed(request, self._queue.put_nowait, self._end)
 
-    async def _run(self) -> None:
-        try:
-            async for event in self._source:
-                self._queue.put_nowait(event)
-        finally:
-            self._queue.put_nowait(_END)
+    def _end(self) -> None:
+        self._queue.put_nowait(_END)
 
     async def next(self) -> EngineEvent | None:
         """The next event (waiting for it), or None once the stream ended."""
@@ -54,12 +50,6 @@ class EventPump:
         return item
 
     async def aclose(self) -> None:
-        """Stop reading and close the engine's stream (which cancels the request if it still runs)."""
+        """Stop reading and cancel the request if it still runs (its connections are closed)."""
         self._ended = True
-        if not self._task.done():
-            self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)  # also retrieves a crash of the source
-        closer = getattr(self._source, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(RuntimeError):  # already closed by the cancellation
-                await closer()
+        await self._running.cancel()

@@ -240,7 +240,7 @@ class Relay:
         return text
 
     def _ask(self, request: ChatRequest) -> None:
-        self._pump = EventPump(self._service.ask(request).__aiter__())
+        self._pump = EventPump(self._service, request)
         self._run_tokens = 0
 
     async def _next(self) -> EngineEvent | None:

@@ -16,6 +16,7 @@ from steward.config import Settings, SettingsError
 from steward.config.app_groups import EMBEDDED_ALONGSIDE
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
+from steward.engine.running import Running
 from steward.engine.settings import Strategy
 from steward.engine.snapshot import EngineSnapshot
 from steward.engine.types import ChatMessage, GenerationParams, Role
@@ -205,6 +206,13 @@ class StewardService:
     def ask(self, request: ChatRequest) -> AsyncIterator[EngineEvent]:
         """Answer `request` (from `build_request`): its events, ending with Completed or RequestFailed."""
         return self.runtime.engine.chat(request)
+
+    def ask_pushed(
+        self, request: ChatRequest, on_event: Callable[[EngineEvent], None], on_done: Callable[[], None]
+    ) -> Running:
+        """`ask`, pushed: each event goes to `on_event` as it happens, then `on_done()` (see
+        `Engine.start`); for a front end that takes events as they come, without a queue between."""
+        return self.runtime.engine.start(request, on_event, on_done)
 
     def litellm_config(self) -> dict[str, object]:
         """This setup's routing as a LiteLLM proxy config (see `litellm_export`)."""
