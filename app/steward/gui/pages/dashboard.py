@@ -10,7 +10,7 @@ import html
 import time
 from collections import deque
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -137,22 +137,25 @@ class DashboardPage(QWidget):
         self.cards_scroll.setWidget(self.cards_widget)
         self.cards_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.cards_scroll.setMinimumHeight(130)
+        self.cards_scroll.viewport().installEventFilter(self)
 
-        self.metric = QComboBox()
+        # (not `self.metric`: an attribute of that name shadows QWidget.metric(), which Qt calls
+        # when painting a top-level widget, and crashes)
+        self.metric_choice = QComboBox()
         for label, key, units in METRICS:
-            self.metric.addItem(f"{label.capitalize()} ({units})", key)
-        self.range = QComboBox()
+            self.metric_choice.addItem(f"{label.capitalize()} ({units})", key)
+        self.range_choice = QComboBox()
         for label, seconds in RANGES:
-            self.range.addItem(label, seconds)
-        self.metric.currentIndexChanged.connect(self._metric_changed)
-        self.range.currentIndexChanged.connect(self._range_changed)
+            self.range_choice.addItem(label, seconds)
+        self.metric_choice.currentIndexChanged.connect(self._metric_changed)
+        self.range_choice.currentIndexChanged.connect(self._range_changed)
         title = QLabel("Latency per model")
         title.setObjectName("sectionTitle")
         controls = QHBoxLayout()
         controls.addWidget(title)
         controls.addStretch(1)
-        controls.addWidget(self.metric)
-        controls.addWidget(self.range)
+        controls.addWidget(self.metric_choice)
+        controls.addWidget(self.range_choice)
         self.chart = LiveChart(METRICS[0][0], METRICS[0][2])
         self.chart.setObjectName("latencyChart")
         self.chart.setMinimumHeight(160)
@@ -205,8 +208,12 @@ class DashboardPage(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._reflow()
         self._fit_cards()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.cards_scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self._reflow()  # on the cards' own width: the page's resize comes before the layout's
+        return super().eventFilter(watched, event)
 
     def _fit_cards(self) -> None:
         """The cards take the height they need, up to 45% of the page (then they scroll); the
@@ -276,13 +283,13 @@ class DashboardPage(QWidget):
 
     def _plot(self, sample: Sample) -> None:
         model, ts, ttft, total, tps = sample
-        value = {"ttft": ttft, "total": total, "tps": tps}[self.metric.currentData()]
+        value = {"ttft": ttft, "total": total, "tps": tps}[self.metric_choice.currentData()]
         if value is not None:
             self.chart.add_point(model, ts, value)
 
     def _metric_changed(self) -> None:
         self.chart.clear_points()
-        label, _key, units = METRICS[max(0, self.metric.currentIndex())]
+        label, _key, units = METRICS[max(0, self.metric_choice.currentIndex())]
         self.chart.setLabel("left", label, units=units)
         self.chart.placeholder.setText("no requests yet")
         for sample in self.samples:
@@ -290,7 +297,7 @@ class DashboardPage(QWidget):
         self.chart.redraw(time.time())
 
     def _range_changed(self) -> None:
-        self.chart.set_range(float(self.range.currentData()))
+        self.chart.set_range(float(self.range_choice.currentData()))
         self.timeline.range_s = self.chart.range_s
         self.chart.redraw(time.time())
         self.timeline.update()
