@@ -65,7 +65,7 @@ DARK = {
     Role.Button: "#2c3037",
     Role.ButtonText: "#e6e6e6",
     Role.BrightText: "#ffffff",
-    Role.Highlight: "#3b82c4",
+    Role.Highlight: "#2f6fb0",  # white on it >= 4.5 (as text on the window, use Link)
     Role.HighlightedText: "#ffffff",
     Role.ToolTipBase: "#2c3037",
     Role.ToolTipText: "#e6e6e6",
