@@ -51,7 +51,7 @@ FIT_COLOURS = {
 }
 COLUMNS = ["Task", "Model", "Quant", "Est. memory", "Fit", "Installed", "Why"]
 CHART_WINDOW_S = 120.0
-CHARTS_MAX_HEIGHT = 230
+CHARTS_MAX_HEIGHT = 200
 ALL_TASKS = "all"
 
 
