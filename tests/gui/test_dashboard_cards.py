@@ -135,4 +135,8 @@ def test_cards_take_only_the_height_they_need(qtbot: QtBot, qapp: QApplication) 
     card = next(iter(page.cards.values()))
     qtbot.waitUntil(lambda: card.isVisible() and card.height() <= page.cards_scroll.viewport().height())
     assert page.cards_scroll.height() < 250, "one card does not take half the page"
+    card.add_outcome(True)  # the sparkline adds a line
+    page.on_snapshot(EngineSnapshot((model(),), (), active_requests=0))
+    qtbot.waitUntil(lambda: card.height() <= page.cards_scroll.viewport().height())
+    assert not page.cards_scroll.verticalScrollBar().isVisible(), "the card is not clipped"
     assert page.chart.height() > 500, "the latency chart gets the rest of a large screen"

@@ -85,6 +85,7 @@ class SeriesLegend(QListWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setIconSize(QSize(12, 12))
         self.setUniformItemSizes(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # elide instead
         self.itemChanged.connect(self._changed)
 
     def add(self, key: str, colour: QColor) -> None:
@@ -198,6 +199,9 @@ class LiveChart(pg.PlotWidget):
         y_top = top * 1.15 if top > 0 else 1.0
         self.setYRange(0.0, y_top, padding=0)
         has_data = top > 0
+        if not has_data:
+            anywhere = any(ring.size for ring in self.series.values())
+            self.placeholder.setText("no requests in this time range" if anywhere else "no requests yet")
         if has_data != self._has_data:
             self._has_data = has_data
             self.getAxis("left").setStyle(showValues=has_data)
@@ -305,16 +309,9 @@ class ResourceChart(pg.PlotWidget):
         item.setLabel("left", units=unit)
         bottom = item.getAxis("bottom")
         bottom.setStyle(tickTextOffset=2)
-        bottom.setTicks(
-            [
-                [
-                    (-window_s, relative_time(-window_s)),
-                    (-window_s / 2, relative_time(-window_s / 2)),
-                    (0, "now"),
-                ]
-            ]
-        )
-        self.setXRange(-window_s, 0, padding=0.02)
+        # two labelled ticks, the right one "now"; a little room right of 0 so its label is drawn
+        bottom.setTicks([[(-window_s / 2, relative_time(-window_s / 2)), (0, "now")], []])
+        self.setXRange(-window_s, window_s * 0.06, padding=0)
         self.setYRange(0, 100 if unit == "%" else 1, padding=0.02)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name in names:

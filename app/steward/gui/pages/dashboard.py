@@ -11,7 +11,7 @@ import time
 from collections import deque
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -41,6 +41,7 @@ METRICS = [
 ]
 RANGES = [("5 min", 300), ("1 hour", 3600), ("24 hours", 86400)]
 CARD_MIN_WIDTH = 300
+CARDS_MIN_HEIGHT = 90
 MAX_COLUMNS = 6
 GIB = 1024**3
 Sample = tuple[str, float, float | None, float | None, float | None]  # model, ts, ttft, total, tok/s
@@ -136,7 +137,7 @@ class DashboardPage(QWidget):
         self.cards_scroll.setWidgetResizable(True)
         self.cards_scroll.setWidget(self.cards_widget)
         self.cards_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.cards_scroll.setMinimumHeight(130)
+        self.cards_scroll.setFixedHeight(CARDS_MIN_HEIGHT)
         self.cards_scroll.viewport().installEventFilter(self)
 
         # (not `self.metric`: an attribute of that name shadows QWidget.metric(), which Qt calls
@@ -201,10 +202,16 @@ class DashboardPage(QWidget):
         self._timer.setInterval(500)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
-        self._ticks = 0
+        self._ticks = 1  # the first tick draws everything (see showEvent)
         self.chart.redraw(time.time())  # the first frame already shows the real time range
 
     # --- layout ----------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Draw at once when the page appears: hidden, it skipped its redraw ticks."""
+        super().showEvent(event)
+        self._ticks = 1
+        QTimer.singleShot(0, self._tick)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -220,12 +227,12 @@ class DashboardPage(QWidget):
         chart gets the rest."""
         width = self.cards_scroll.viewport().width()
         grid = self.grid
-        needed = (
-            grid.totalHeightForWidth(width) if grid.hasHeightForWidth() else grid.sizeHint().height()
-        ) + 2
-        height = max(self.cards_scroll.minimumHeight(), min(needed, int(self.height() * 0.45)))
-        if height != self.cards_scroll.maximumHeight():
-            self.cards_scroll.setMaximumHeight(height)
+        wrapped = grid.totalHeightForWidth(width) if grid.hasHeightForWidth() else grid.sizeHint().height()
+        # the scroll area never makes the widget smaller than its minimum (cards at their narrowest)
+        needed = max(wrapped, self.cards_widget.minimumSizeHint().height()) + 2
+        height = max(CARDS_MIN_HEIGHT, min(needed, int(self.height() * 0.45)))
+        if height != self.cards_scroll.maximumHeight() or height != self.cards_scroll.minimumHeight():
+            self.cards_scroll.setFixedHeight(height)  # the chart's stretch would squeeze anything less
 
     def _reflow(self) -> None:
         """As many card columns as fit (one at 1024 px with few models, five at 1920 px)."""
@@ -291,7 +298,6 @@ class DashboardPage(QWidget):
         self.chart.clear_points()
         label, _key, units = METRICS[max(0, self.metric_choice.currentIndex())]
         self.chart.setLabel("left", label, units=units)
-        self.chart.placeholder.setText("no requests yet")
         for sample in self.samples:
             self._plot(sample)
         self.chart.redraw(time.time())
