@@ -39,6 +39,9 @@ def test_palette_text_roles_reach_aa_on_every_background(dark: bool) -> None:
     theme = colours(palette)
     assert theme.dark is dark
     assert contrast_ratio(theme.chart_axis, theme.window) >= AA
+    for status_text in (theme.error, theme.warning, theme.success, theme.muted):
+        assert contrast_ratio(status_text, theme.window) >= AA
+        assert contrast_ratio(status_text, theme.card) >= AA
     assert set(LIGHT) == set(DARK), "both themes set the same roles"
 
 

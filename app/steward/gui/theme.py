@@ -95,6 +95,9 @@ class ThemeColours:
     chart_axis: QColor  # axis lines, tick labels and axis titles
     chart_grid: QColor
     series: tuple[QColor, ...]
+    error: QColor  # error/warning/success TEXT, readable (>= 4.5:1) on window and card;
+    warning: QColor  # the HEALTH_COLOURS are for dots, bars and borders, not for text
+    success: QColor
 
     def series_colour(self, index: int) -> QColor:
         return self.series[index % len(self.series)]
@@ -121,6 +124,9 @@ def colours(palette: QPalette | None = None) -> ThemeColours:
         chart_axis=pal.color(Role.PlaceholderText),
         chart_grid=grid,
         series=tuple(QColor(c) for c in (SERIES_DARK if dark else SERIES_LIGHT)),
+        error=QColor("#ff8a80" if dark else "#b3261e"),
+        warning=QColor("#f0c060" if dark else "#8a5d00"),
+        success=QColor("#6fd394" if dark else "#1e7040"),
     )
 
 
