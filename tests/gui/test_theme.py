@@ -139,3 +139,15 @@ def test_selection_and_link_colours_reach_aa(dark: bool) -> None:
     assert (
         contrast_ratio(palette.color(Role.Link), palette.color(Role.Base)) >= AA
     )  # the sidebar's current page
+
+
+def test_follow_system_uses_the_system_scheme_and_names_the_result(restore_light: QApplication) -> None:
+    from steward.gui.theme import system_is_dark, theme_changed
+
+    seen: list[bool] = []
+    theme_changed().connect(seen.append)
+    dark = apply_theme(restore_light, "system")
+    assert dark is system_is_dark()
+    assert seen == [dark], "listeners hear the switch once"
+    assert colours().dark is dark
+    assert restore_light.property("steward_dark") is dark

@@ -152,7 +152,10 @@ def system_is_dark() -> bool:
         value = scheme()
         if value != Qt.ColorScheme.Unknown:
             return bool(value == Qt.ColorScheme.Dark)
-    return is_dark(QGuiApplication.palette())
+    # No scheme reported: judge the palette the platform gave us before we set our own.
+    if _startup_dark is None:
+        return is_dark(QGuiApplication.palette())
+    return _startup_dark
 
 
 class _ThemeEvents(QObject):
@@ -161,6 +164,7 @@ class _ThemeEvents(QObject):
 
 _events: _ThemeEvents | None = None
 _choice = {"theme": "system", "sheet": ""}
+_startup_dark: bool | None = None  # the platform palette's darkness, read before the first switch
 
 
 def theme_changed() -> Signal:
@@ -195,6 +199,9 @@ def apply_theme(app: QApplication, theme: str = "system", sheet: str | None = No
     Sets the Fusion style and the palette, then sets the stylesheet again: Qt resolves a
     stylesheet's palette(...) references when it polishes a widget, so without a re-polish widgets
     styled under the old palette keep its colours (dark text on a dark window)."""
+    global _startup_dark
+    if _startup_dark is None:
+        _startup_dark = is_dark(app.palette())
     dark = system_is_dark() if theme not in ("light", "dark") else theme == "dark"
     signal = theme_changed()
     _choice["theme"] = theme
