@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import psutil
 import pytest
+from PySide6.QtCore import Qt
 
 from steward.config import Settings
 from steward.gui.pages.hardware import CHARTS_MAX_HEIGHT, HardwarePage
@@ -38,3 +39,9 @@ def test_recommendations_get_the_space_and_charts_scale_to_the_machine(
     fit = page.table.item(0, 4)
     assert fit is not None and not fit.icon().isNull(), "fit shown as a colour swatch beside plain text"
     assert page.minimumSizeHint().width() <= 1024 - h.window.sidebar.width()
+    reason = page.table.item(0, 6)
+    assert reason is not None
+    width = page.table.columnWidth(6) - 8
+    metrics = page.table.fontMetrics()
+    lines_needed = metrics.boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, reason.text()).height()
+    assert page.table.rowHeight(0) >= lines_needed, "the reason wraps in full at 1024 px, not cut off"

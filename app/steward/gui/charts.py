@@ -311,7 +311,7 @@ class ResourceChart(pg.PlotWidget):
         bottom.setStyle(tickTextOffset=2)
         # two labelled ticks, the right one "now"; a little room right of 0 so its label is drawn
         bottom.setTicks([[(-window_s / 2, relative_time(-window_s / 2)), (0, "now")], []])
-        self.setXRange(-window_s, window_s * 0.06, padding=0)
+        self.setXRange(-window_s, window_s * 0.1, padding=0)
         self.setYRange(0, 100 if unit == "%" else 1, padding=0.02)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name in names:

@@ -160,8 +160,8 @@ class DashboardPage(QWidget):
         self.chart = LiveChart(METRICS[0][0], METRICS[0][2])
         self.chart.setObjectName("latencyChart")
         self.chart.setMinimumHeight(160)
-        self.chart.legend.setMaximumWidth(200)
-        self.chart.legend.setMinimumWidth(120)
+        self.chart.legend.setMaximumWidth(240)
+        self.chart.legend.setMinimumWidth(170)
         self.chart.legend.setToolTip("Models in the chart: untick one to hide it")
         self.samples: list[Sample] = []
 
@@ -174,7 +174,7 @@ class DashboardPage(QWidget):
         self.resources = QWidget()
         self.resources.setLayout(resources)
         self.resources.setMinimumWidth(200)
-        self.resources.setMaximumWidth(320)
+        self.resources.setMaximumWidth(300)
         charts = QHBoxLayout()
         charts.addWidget(self.chart, 4)
         charts.addWidget(self.chart.legend, 1)

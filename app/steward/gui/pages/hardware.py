@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -116,6 +117,9 @@ class HardwarePage(QWidget):
         filters.addWidget(QLabel("Task:"))
         filters.addWidget(self.task_filter)
         self.table = read_only_table("recommendationsTable", COLUMNS)
+        self.table.setWordWrap(True)
+        # rows grow to show the whole reason when the window is narrow (it wraps, never elides)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
