@@ -43,5 +43,10 @@ def test_recommendations_get_the_space_and_charts_scale_to_the_machine(
     assert reason is not None
     width = page.table.columnWidth(6) - 8
     metrics = page.table.fontMetrics()
-    lines_needed = metrics.boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, reason.text()).height()
-    assert page.table.rowHeight(0) >= lines_needed, "the reason wraps in full at 1024 px, not cut off"
+    needed = metrics.boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, reason.text()).height()
+    three_lines = 3 * metrics.lineSpacing()
+    assert page.table.rowHeight(0) >= min(needed, three_lines), "the reason wraps over up to three lines"
+    assert page.table.rowHeight(0) <= three_lines + 8, "a long reason does not push the other rows away"
+    assert reason.toolTip() == reason.text(), "the whole reason is in the tooltip"
+    visible_rows = page.table.rowAt(page.table.viewport().height() - 1)
+    assert visible_rows >= 4 or visible_rows == -1, "several recommendations are in view at 1024x700"

@@ -9,15 +9,14 @@ the runtime's resource sampler, which the bridge starts and the runtime stops.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -53,6 +52,9 @@ FIT_COLOURS = {
 COLUMNS = ["Task", "Model", "Quant", "Est. memory", "Fit", "Installed", "Why"]
 CHART_WINDOW_S = 120.0
 CHARTS_MAX_HEIGHT = 200
+CHARTS_MIN_HEIGHT = 130
+REASON_COLUMN = 6
+REASON_LINES = 3
 ALL_TASKS = "all"
 
 
@@ -118,8 +120,12 @@ class HardwarePage(QWidget):
         filters.addWidget(self.task_filter)
         self.table = read_only_table("recommendationsTable", COLUMNS)
         self.table.setWordWrap(True)
-        # rows grow to show the whole reason when the window is narrow (it wraps, never elides)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # rows grow with the wrapped reason, up to REASON_LINES (the whole reason is the tooltip)
+        self.table.horizontalHeader().sectionResized.connect(lambda *_: self._rows_timer.start())
+        self._rows_timer = QTimer(self)
+        self._rows_timer.setSingleShot(True)
+        self._rows_timer.setInterval(0)
+        self._rows_timer.timeout.connect(self.fit_rows)
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
@@ -206,6 +212,26 @@ class HardwarePage(QWidget):
                     item.setToolTip(rec.reason)
                 self.table.setItem(r, c, item)
         self.table.setColumnHidden(0, self.task_filter.currentData() != ALL_TASKS)
+        self.fit_rows()
+
+    def fit_rows(self) -> None:
+        """Each row as tall as its wrapped reason needs, at most REASON_LINES lines."""
+        metrics = self.table.fontMetrics()
+        width = max(40, self.table.columnWidth(REASON_COLUMN) - 8)
+        cap = REASON_LINES * metrics.lineSpacing() + 8
+        floor = self.table.verticalHeader().defaultSectionSize()
+        flags = Qt.TextFlag.TextWordWrap
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, REASON_COLUMN)
+            needed = metrics.boundingRect(0, 0, width, 10_000, flags, item.text()).height() + 8 if item else 0
+            height = max(floor, min(cap, needed))
+            if self.table.rowHeight(row) != height:
+                self.table.setRowHeight(row, height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The charts give up height first: at most 30% of the page, the table takes the rest."""
+        super().resizeEvent(event)
+        self.middle.setMaximumHeight(min(CHARTS_MAX_HEIGHT, max(CHARTS_MIN_HEIGHT, int(self.height() * 0.3))))
 
     # --- live charts ------------------------------------------------------------------------
 
