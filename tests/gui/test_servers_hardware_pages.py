@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from steward.config import NO_BACKEND_MESSAGE, SecretStore, Settings
+from steward.gui.charts import ResourceChart
 from steward.gui.pages.hardware import HardwarePage
 from steward.gui.pages.servers import ServersPage
 from steward.gui.server_table import COLUMNS
@@ -173,6 +174,11 @@ def test_hardware_page_shows_the_cpu_only_tier_recommendations_and_live_charts(
     assert {t.value for t in tasks} == {"coding"} and page.table.isColumnHidden(0)
     fits = {page.table.item(r, 4).text() for r in range(coding)}  # type: ignore[union-attr]
     assert all(text.startswith("CPU only") for text in fits), fits
-    wait_until(h.loop, lambda: "CPU" in page.cpu_chart.series and page.cpu_chart.series["CPU"].size >= 2)
-    assert page.ram_chart.series["RAM"].size >= 2
+
+    def points(chart: ResourceChart, name: str) -> int:
+        x, _y = chart.curves[name].getData()
+        return 0 if x is None else len(x)
+
+    wait_until(h.loop, lambda: points(page.cpu_chart, "CPU") >= 2)
+    assert points(page.ram_chart, "RAM used") >= 2
     assert not page.gpu_chart.isVisible(), "no GPU here: no GPU chart"

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import sys
 import time
-from importlib import resources
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -14,27 +13,17 @@ from PySide6.QtWidgets import QApplication
 from steward.gui.bridge import Bridge, ServiceFactory, default_factory
 from steward.gui.loop import make_loop
 from steward.gui.main_window import MainWindow
-from steward.gui.theme import apply_theme
+from steward.gui.theme import apply_theme, stylesheet
 from steward.gui.tray import Tray, app_icon
 
 log = logging.getLogger(__name__)
-
-
-def stylesheet() -> str:
-    """The packaged stylesheet (palette-based, so it suits the light and the dark theme)."""
-    try:
-        return resources.files("steward.resources").joinpath("style.qss").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):
-        log.warning("style.qss is missing from the package; using the plain style")
-        return ""
 
 
 def build_window(factory: ServiceFactory | None = None, theme: str = "system") -> tuple[Bridge, MainWindow]:
     """The bridge and main window (the QApplication must exist), with the tray icon when there is a tray."""
     app = QApplication.instance()
     if isinstance(app, QApplication):
-        apply_theme(app, theme)
-        app.setStyleSheet(stylesheet())
+        apply_theme(app, theme, stylesheet())
         app.setWindowIcon(app_icon())
         app.setDesktopFileName(
             "io.github.steward.Steward"

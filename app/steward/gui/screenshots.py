@@ -1,5 +1,7 @@
-"""The screenshots `make screenshots` writes (via `python -m steward.screenshots OUTDIR`): start the REAL app with the embedded servers, send one
-real chat, and write a PNG of every page (dashboard.png, chat.png, ...) to OUTDIR.
+"""The screenshots `make screenshots` writes (via `python -m steward.screenshots OUTDIR`): start the
+REAL app with the embedded servers, send one real chat, and write every page in the light and the
+dark theme at 1024x700 and 1600x1000 (dashboard-light-1024x700.png, chat-dark-1600x1000.png, ...),
+plus <page>.png (light, 1600x1000) for the README's hero image and the AppStream metadata.
 
 Config, data and logs go to a temporary directory so the user's settings and history are untouched;
 the cache (the built llama-server) is shared so nothing is rebuilt. Runs offscreen unless a display
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
     from steward.gui.bridge import ServiceFactory
 
 PROMPT = "In two short sentences: why do local LLM servers need a watchdog?"
-SIZE = (1280, 820)
+SIZES = ((1024, 700), (1600, 1000))
+THEMES = ("light", "dark")
+HERO = ("light", (1600, 1000))  # <page>.png, referenced by README.md and the metainfo
 
 
 def _isolate(root: Path) -> None:
@@ -38,17 +42,35 @@ async def _wait(predicate: Callable[[], object], timeout: float, what: str) -> N
         await asyncio.sleep(0.1)
 
 
-async def capture(out: Path, factory: ServiceFactory | None = None) -> list[Path]:
+def file_name(page: str, theme: str, size: tuple[int, int]) -> str:
+    return f"{page}-{theme}-{size[0]}x{size[1]}.png"
+
+
+async def capture(
+    out: Path,
+    factory: ServiceFactory | None = None,
+    *,
+    sizes: tuple[tuple[int, int], ...] = SIZES,
+    themes: tuple[str, ...] = THEMES,
+    settle_s: float = 1.5,
+) -> list[Path]:
     """Run the app on `factory` (default: embedded servers, no gateway), chat once, and save every
-    page; returns the files written."""
+    page in every theme and size (`settle_s` of live loop per picture); returns the files written."""
+
+    from PySide6.QtWidgets import QApplication
 
     from steward.gui.app import build_window
     from steward.gui.bridge import default_factory
     from steward.gui.pages.chat import ChatPage
+    from steward.gui.theme import apply_theme
     from steward.runtime import RuntimeOptions
 
-    bridge, window = build_window(factory or default_factory(RuntimeOptions(embedded=True, discover=False)))
-    window.resize(*SIZE)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    bridge, window = build_window(
+        factory or default_factory(RuntimeOptions(embedded=True, discover=False)), theme=themes[0]
+    )
+    window.resize(*sizes[-1])
     window.show()
     bridge.start()
     written: list[Path] = []
@@ -78,14 +100,28 @@ async def capture(out: Path, factory: ServiceFactory | None = None) -> list[Path
         if chat.current is not None and chat.current.chain:
             chat.current.badge.setChecked(True)  # show the attempt chain in the picture
         chat.input.setPlainText("And what does Steward do when one of them stops answering?")
-        await asyncio.sleep(3.0)  # a few snapshot ticks so cards, charts and the status bar are current
-        for name in window.pages:
-            window.show_page(name)
-            await asyncio.sleep(1.5)  # the loop keeps running Qt: layouts settle, charts redraw
-            path = out / f"{name}.png"
-            if not window.grab().save(str(path)):
-                raise RuntimeError(f"could not write {path}")
-            written.append(path)
+        await asyncio.sleep(
+            2 * settle_s
+        )  # a few snapshot ticks so cards, charts and the status bar are current
+        for theme in themes:
+            apply_theme(app, theme)
+            for size in sizes:
+                window.resize(*size)
+                for name in window.pages:
+                    window.show_page(name)
+                    await asyncio.sleep(settle_s)  # the loop keeps running Qt: layouts settle, charts redraw
+                    picture = window.grab()
+                    if picture.size().toTuple() != size:  # a page's minimum size won: say so, keep it
+                        print(
+                            f"note: {name} is {picture.width()}x{picture.height()}, not {size[0]}x{size[1]}"
+                        )
+                    paths = [out / file_name(name, theme, size)]
+                    if (theme, size) == HERO:
+                        paths.append(out / f"{name}.png")
+                    for path in paths:
+                        if not picture.save(str(path)):
+                            raise RuntimeError(f"could not write {path}")
+                        written.append(path)
     finally:
         await bridge.shutdown()
         window.close()
@@ -93,8 +129,8 @@ async def capture(out: Path, factory: ServiceFactory | None = None) -> list[Path
 
 
 def main(argv: list[str] | None = None, factory: ServiceFactory | None = None) -> int:
-    """Write every page to OUTDIR (`make screenshots` runs `python -m steward.screenshots OUTDIR`,
-    which passes the desktop app's factory, gateway included)."""
+    """Write every page, both themes, both sizes to OUTDIR (`make screenshots` runs
+    `python -m steward.screenshots OUTDIR`, which passes the desktop app's factory, gateway included)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m steward.screenshots OUTDIR", file=sys.stderr)

@@ -1,14 +1,17 @@
-"""Dashboard: a card per model (health, circuit countdown, latency, throughput, success, loaded/VRAM),
-a live latency chart per model with history from the store, health timeline bands and small CPU/RAM
-charts. Built to stay smooth with many models: cards update only what changed, chart curves are
+"""Dashboard: a card per model in plain words (health, whether it accepts requests or when it retries,
+latency, success, loaded/VRAM), cards reflowing to the window width, a live latency chart (points,
+gaps when quiet, legend as a side list) with history from the store, health timeline bands and small
+CPU/RAM charts. Built to stay smooth with many models: cards update only what changed, chart curves are
 created once, and hidden charts are not redrawn."""
 
 from __future__ import annotations
 
+import html
 import time
 from collections import deque
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -25,14 +28,21 @@ from steward.engine.events import AttemptFailed, Completed, EngineEvent, HealthC
 from steward.engine.failures import policy_for
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
-from steward.gui.charts import LiveChart
-from steward.gui.pages.dashboard_parts import HealthTimeline, MiniChart
+from steward.gui.charts import LiveChart, ResourceChart
+from steward.gui.pages.dashboard_parts import ElidedLabel, HealthTimeline
+from steward.gui.pages.dashboard_words import breaker_text, details_text, latency_text, status_text
 from steward.gui.theme import health_colour
 from steward.store import EventRecord, SamplesWindow
 
-METRICS = [("Time to first token (s)", "ttft"), ("Total latency (s)", "total"), ("Tokens / s", "tps")]
+METRICS = [
+    ("time to first token", "ttft", "s"),
+    ("total answer time", "total", "s"),
+    ("speed", "tps", "tokens/s"),
+]
 RANGES = [("5 min", 300), ("1 hour", 3600), ("24 hours", 86400)]
-COLUMNS = 3
+CARD_MIN_WIDTH = 300
+CARDS_MIN_HEIGHT = 90
+MAX_COLUMNS = 6
 GIB = 1024**3
 Sample = tuple[str, float, float | None, float | None, float | None]  # model, ts, ttft, total, tok/s
 
@@ -46,20 +56,20 @@ SPARKLINE_LENGTH = 30
 
 
 class ModelCard(QFrame):
-    """The at-a-glance state of one model."""
+    """The at-a-glance state of one model, in plain words (see dashboard_words)."""
 
     def __init__(self, key: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.key = key
         self.setObjectName("modelCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setMinimumWidth(250)
+        self.setMinimumWidth(CARD_MIN_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.title = QLabel(f"<b>{key}</b>")
+        self.title = ElidedLabel(key)
         self.title.setObjectName("cardTitle")
-        self.title.setToolTip(key)
         self.status = QLabel()
         self.status.setObjectName("cardStatus")
+        self.status.setWordWrap(True)
         self.circuit = QLabel()
         self.latency = QLabel()
         self.extra = QLabel()
@@ -68,11 +78,13 @@ class ModelCard(QFrame):
         self.sparkline.setToolTip("recent attempts, oldest first: green answered, red failed")
         for label in (self.circuit, self.latency, self.extra):
             label.setObjectName("cardDetail")
+            label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setSpacing(2)
         for widget in (self.title, self.status, self.circuit, self.latency, self.extra, self.sparkline):
             layout.addWidget(widget)
         self._health = ""
+        self._status_word = ""
         self.outcomes: deque[bool] = deque(maxlen=SPARKLINE_LENGTH)
 
     def add_outcome(self, ok: bool) -> None:
@@ -85,16 +97,8 @@ class ModelCard(QFrame):
         _set(self.sparkline, f"<span style='letter-spacing:1px'>{bars}</span>")
 
     def update_from(self, m: ModelSnapshot) -> None:
-        colour = health_colour(m.health)
-        word = m.health
-        if m.quarantine is not None:
-            left = (
-                "until released"
-                if m.quarantine.remaining_s is None
-                else f"{m.quarantine.remaining_s:.0f} s left"
-            )
-            word = f"quarantined — {m.quarantine.reason} ({left})"
-        _set(self.status, f"<span style='color:{colour}; font-size:15px'>●</span> <b>{word}</b>")
+        self._status_word = status_text(m)
+        self._show_status(m.health)
         if self.status.toolTip() != m.health_reason:
             self.status.setToolTip(m.health_reason)
         if m.health != self._health:  # restyle only on change: a stylesheet pass per tick is costly
@@ -102,29 +106,14 @@ class ModelCard(QFrame):
             self.setProperty("health", m.health)
             self.style().unpolish(self)
             self.style().polish(self)
-        circuit = f"circuit {m.breaker.replace('_', '-')}"
-        if m.reopen_in_s is not None:
-            circuit += f", half-open in {m.reopen_in_s:.0f} s"
-        if m.consecutive_failures:
-            circuit += f", {m.consecutive_failures} failure(s) in a row"
-        _set(self.circuit, circuit)
-        mt = m.metrics
-        p50 = "—" if mt.ttft_p50 is None else f"{mt.ttft_p50 * 1000:.0f} ms"
-        p95 = "—" if mt.ttft_p95 is None else f"{mt.ttft_p95 * 1000:.0f} ms"
-        tps = "—" if mt.tokens_per_s is None else f"{mt.tokens_per_s:.0f} tok/s"
-        _set(self.latency, f"first token p50 {p50} · p95 {p95} · {tps}")
-        rate = "—" if mt.success_rate is None else f"{mt.success_rate:.0%}"
-        window = f"{m.window:,} tokens" if m.window else "window unknown"
-        loaded = ""
-        if m.loaded is not None:
-            loaded = " · loaded" if m.loaded else " · not loaded"
-            if m.loaded and m.vram_bytes:
-                loaded += f" ({m.vram_bytes / GIB:.1f} GB VRAM)"
-        _set(
-            self.extra,
-            f"success {rate} of {mt.requests} · {window}{loaded}"
-            + (f" · {m.in_flight} running" if m.in_flight else ""),
-        )
+        _set(self.circuit, breaker_text(m))
+        _set(self.latency, latency_text(m))
+        _set(self.extra, details_text(m))
+
+    def _show_status(self, health: str) -> None:
+        # The dot carries the status colour; the words stay in the palette's text colour.
+        dot = f"<span style='color:{health_colour(health)}; font-size:15px'>●</span>"
+        _set(self.status, f"{dot} <b>{html.escape(self._status_word)}</b>")
 
 
 class DashboardPage(QWidget):
@@ -132,6 +121,7 @@ class DashboardPage(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self.cards: dict[str, ModelCard] = {}
+        self.columns = 1
         self.cards_widget = QWidget()
         self.cards_widget.setObjectName("cardsArea")
         self.grid = QGridLayout(self.cards_widget)
@@ -142,43 +132,53 @@ class DashboardPage(QWidget):
         )
         self.empty.setObjectName("emptyState")
         self.empty.setWordWrap(True)
-        self.grid.addWidget(self.empty, 0, 0, 1, COLUMNS)
+        self.grid.addWidget(self.empty, 0, 0)
         self.cards_scroll = QScrollArea()
         self.cards_scroll.setWidgetResizable(True)
         self.cards_scroll.setWidget(self.cards_widget)
-        self.cards_scroll.setMinimumHeight(150)
+        self.cards_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.cards_scroll.setFixedHeight(CARDS_MIN_HEIGHT)
+        self.cards_scroll.viewport().installEventFilter(self)
 
-        self.metric = QComboBox()
-        for label, key in METRICS:
-            self.metric.addItem(label, key)
-        self.range = QComboBox()
+        # (not `self.metric`: an attribute of that name shadows QWidget.metric(), which Qt calls
+        # when painting a top-level widget, and crashes)
+        self.metric_choice = QComboBox()
+        for label, key, units in METRICS:
+            self.metric_choice.addItem(f"{label.capitalize()} ({units})", key)
+        self.range_choice = QComboBox()
         for label, seconds in RANGES:
-            self.range.addItem(label, seconds)
-        self.metric.currentIndexChanged.connect(self._metric_changed)
-        self.range.currentIndexChanged.connect(self._range_changed)
+            self.range_choice.addItem(label, seconds)
+        self.metric_choice.currentIndexChanged.connect(self._metric_changed)
+        self.range_choice.currentIndexChanged.connect(self._range_changed)
         title = QLabel("Latency per model")
         title.setObjectName("sectionTitle")
         controls = QHBoxLayout()
         controls.addWidget(title)
         controls.addStretch(1)
-        controls.addWidget(self.metric)
-        controls.addWidget(self.range)
-        self.chart = LiveChart("seconds")
+        controls.addWidget(self.metric_choice)
+        controls.addWidget(self.range_choice)
+        self.chart = LiveChart(METRICS[0][0], METRICS[0][2])
         self.chart.setObjectName("latencyChart")
+        self.chart.setMinimumHeight(160)
+        self.chart.legend.setMaximumWidth(240)
+        self.chart.legend.setMinimumWidth(170)
+        self.chart.legend.setToolTip("Models in the chart: untick one to hide it")
         self.samples: list[Sample] = []
 
-        self.cpu = MiniChart("CPU", "%", "#3b82c4")
-        self.ram = MiniChart("RAM used", "GB", "#2e9d57")
+        self.cpu = ResourceChart("CPU", "%", ["CPU"])
+        self.ram = ResourceChart("RAM used", "GiB", ["RAM used"])
         resources = QVBoxLayout()
         resources.setContentsMargins(0, 0, 0, 0)
         resources.addWidget(self.cpu)
         resources.addWidget(self.ram)
         self.resources = QWidget()
         self.resources.setLayout(resources)
-        self.resources.setFixedWidth(260)
+        self.resources.setMinimumWidth(200)
+        self.resources.setMaximumWidth(300)
         charts = QHBoxLayout()
-        charts.addWidget(self.chart, 1)
-        charts.addWidget(self.resources)
+        charts.addWidget(self.chart, 4)
+        charts.addWidget(self.chart.legend, 1)
+        charts.addWidget(self.resources, 2)
 
         timeline_title = QLabel("Health over time")
         timeline_title.setObjectName("sectionTitle")
@@ -190,9 +190,9 @@ class DashboardPage(QWidget):
         self.timeline_scroll.setMaximumHeight(110)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.cards_scroll, 2)
+        layout.addWidget(self.cards_scroll)
         layout.addLayout(controls)
-        layout.addLayout(charts, 3)
+        layout.addLayout(charts, 1)
         layout.addWidget(timeline_title)
         layout.addWidget(self.timeline_scroll)
         bridge.snapshot_changed.connect(self.on_snapshot)
@@ -202,7 +202,53 @@ class DashboardPage(QWidget):
         self._timer.setInterval(500)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
-        self._ticks = 0
+        self._ticks = 1  # the first tick draws everything (see showEvent)
+        self.chart.redraw(time.time())  # the first frame already shows the real time range
+
+    # --- layout ----------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Draw at once when the page appears: hidden, it skipped its redraw ticks."""
+        super().showEvent(event)
+        self._ticks = 1
+        QTimer.singleShot(0, self._tick)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_cards()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.cards_scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self._reflow()  # on the cards' own width: the page's resize comes before the layout's
+        return super().eventFilter(watched, event)
+
+    def _fit_cards(self) -> None:
+        """The cards take the height they need, up to 45% of the page (then they scroll); the
+        chart gets the rest."""
+        width = self.cards_scroll.viewport().width()
+        grid = self.grid
+        wrapped = grid.totalHeightForWidth(width) if grid.hasHeightForWidth() else grid.sizeHint().height()
+        # the scroll area never makes the widget smaller than its minimum (cards at their narrowest)
+        needed = max(wrapped, self.cards_widget.minimumSizeHint().height()) + 2
+        height = max(CARDS_MIN_HEIGHT, min(needed, int(self.height() * 0.45)))
+        if height != self.cards_scroll.maximumHeight() or height != self.cards_scroll.minimumHeight():
+            self.cards_scroll.setFixedHeight(height)  # the chart's stretch would squeeze anything less
+
+    def _reflow(self) -> None:
+        """As many card columns as fit (one at 1024 px with few models, five at 1920 px)."""
+        width = self.cards_scroll.viewport().width()
+        columns = max(1, min(MAX_COLUMNS, width // (CARD_MIN_WIDTH + self.grid.spacing())))
+        if columns == self.columns and self.grid.count() == len(self.cards) + 1:
+            return
+        self.columns = columns
+        for card in self.cards.values():
+            self.grid.removeWidget(card)
+        self.grid.removeWidget(self.empty)
+        self.grid.addWidget(self.empty, 0, 0, 1, columns)
+        for index, card in enumerate(self.cards.values()):
+            self.grid.addWidget(card, 1 + index // columns, index % columns)
+        for column in range(MAX_COLUMNS):
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)
 
     # --- history ---------------------------------------------------------------------------
 
@@ -244,19 +290,20 @@ class DashboardPage(QWidget):
 
     def _plot(self, sample: Sample) -> None:
         model, ts, ttft, total, tps = sample
-        value = {"ttft": ttft, "total": total, "tps": tps}[self.metric.currentData()]
+        value = {"ttft": ttft, "total": total, "tps": tps}[self.metric_choice.currentData()]
         if value is not None:
             self.chart.add_point(model, ts, value)
 
     def _metric_changed(self) -> None:
         self.chart.clear_points()
-        self.chart.setLabel("left", "tokens / s" if self.metric.currentData() == "tps" else "seconds")
+        label, _key, units = METRICS[max(0, self.metric_choice.currentIndex())]
+        self.chart.setLabel("left", label, units=units)
         for sample in self.samples:
             self._plot(sample)
         self.chart.redraw(time.time())
 
     def _range_changed(self) -> None:
-        self.chart.range_s = float(self.range.currentData())
+        self.chart.set_range(float(self.range_choice.currentData()))
         self.timeline.range_s = self.chart.range_s
         self.chart.redraw(time.time())
         self.timeline.update()
@@ -283,16 +330,22 @@ class DashboardPage(QWidget):
         self.ram.show_series(times, sampler.series["ram_used"].values() / GIB, total)
 
     def on_snapshot(self, snapshot: EngineSnapshot) -> None:
+        was_empty = self.empty.isVisibleTo(self)
         self.empty.setVisible(not snapshot.models)
         now = time.time()
+        added = False
         for index, model in enumerate(snapshot.models):
             card = self.cards.get(model.key)
             if card is None:
                 card = ModelCard(model.key)
                 self.cards[model.key] = card
-                self.grid.addWidget(card, 1 + index // COLUMNS, index % COLUMNS)
+                added = True
+                self.grid.addWidget(card, 1 + index // self.columns, index % self.columns)
             card.update_from(model)
             self.timeline.set_status(model.key, model.health, now)
+        if added or was_empty != (not snapshot.models):
+            self._reflow()
+        self._fit_cards()  # wrapped card text can change their height
 
 
 __all__ = ["DashboardPage", "ModelCard"]

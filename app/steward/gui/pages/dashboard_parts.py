@@ -1,16 +1,14 @@
 """Dashboard pieces besides the cards: the per-model health timeline (coloured bands over time,
-painted directly — no per-segment items) and small resource charts fed by the hardware sampler
-(one curve each, created once, updated with setData)."""
+painted directly — no per-segment items, in the palette's colours at paint time, so a theme
+switch repaints it right) and the eliding card title."""
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QResizeEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from steward.gui.theme import health_colour
 
@@ -83,30 +81,28 @@ class HealthTimeline(QWidget):
         painter.end()
 
 
-class MiniChart(pg.PlotWidget):
-    """A small single-series chart over the last minutes (x in seconds before now)."""
+class ElidedLabel(QLabel):
+    """A one-line bold label that elides in the middle when narrow (full text in the tooltip), so
+    a long model name never forces its card, or the window, wider."""
 
-    def __init__(self, title: str, unit: str, colour: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent=parent)
-        self.setBackground(None)
-        self.setObjectName("miniChart")
-        self.setMinimumHeight(90)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(x=False, y=False)
-        self.hideButtons()
-        item = self.getPlotItem()
-        item.setTitle(title, size="9pt")
-        item.showGrid(x=False, y=True, alpha=0.2)
-        item.setClipToView(True)
-        item.setLabel("left", unit)
-        item.getAxis("bottom").setStyle(tickTextOffset=2)
-        self.curve = self.plot(
-            [], [], pen=pg.mkPen(colour, width=2), fillLevel=0, brush=QColor(colour + "40")
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self.setToolTip(text)
+        font = self.font()
+        font.setBold(True)
+        self.setFont(font)
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(
+            self.full_text, Qt.TextElideMode.ElideMiddle, max(20, self.width())
         )
-
-    def show_series(self, times: np.ndarray, values: np.ndarray, y_max: float | None = None) -> None:
-        if len(times) == 0:
-            return
-        self.curve.setData(times - times[-1], values, connect="finite")
-        if y_max is not None:
-            self.setYRange(0, y_max, padding=0.02)
+        if shown != self.text():
+            self.setText(shown)

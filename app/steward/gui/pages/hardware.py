@@ -1,5 +1,6 @@
-"""Hardware page: the machine's tier with its reason, CPU / RAM / GPU details, live resource
-charts, and the models recommended for it per task type (marked when already installed).
+"""Hardware page: the machine's tier with its reason, CPU / RAM / GPU details, small live resource
+charts, and — taking most of the page — the models recommended for it per task type (marked when
+already installed).
 
 Detection and ranking run in a thread through the bridge (`load_hardware`); the charts read
 the runtime's resource sampler, which the bridge starts and the runtime stops.
@@ -7,14 +8,13 @@ the runtime's resource sampler, which the bridge starts and the runtime stops.
 
 from __future__ import annotations
 
-import math
-import time
-
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from steward.gui.bridge import Bridge
-from steward.gui.charts import LiveChart
+from steward.gui.charts import ResourceChart, colour_icon
 from steward.gui.tables import read_only_table
 from steward.hardware.fit import FitLabel
 from steward.hardware.gpu import GIB, format_bytes
@@ -33,14 +33,16 @@ from steward.hardware.recommend import Recommendation, TaskType
 from steward.hardware.tiers import Tier
 from steward.service.hardware_report import HardwareReport
 
+# Badge backgrounds under white text: each at least 4.5:1 against white, in either theme.
 TIER_COLOURS = {
-    Tier.CPU_ONLY: "#5b6473",
-    Tier.INTEGRATED: "#1aa3a3",
-    Tier.LOW_VRAM: "#d39a1c",
-    Tier.MID_VRAM: "#2e9d57",
-    Tier.HIGH_VRAM: "#2f6fb0",
-    Tier.WORKSTATION: "#8d5bd1",
+    Tier.CPU_ONLY: "#4f5663",
+    Tier.INTEGRATED: "#11726f",
+    Tier.LOW_VRAM: "#8a5d00",
+    Tier.MID_VRAM: "#1e7040",
+    Tier.HIGH_VRAM: "#2a5f98",
+    Tier.WORKSTATION: "#6b3fae",
 }
+BADGE_TEXT = "#ffffff"
 FIT_COLOURS = {
     FitLabel.FULL_GPU: "#2e9d57",
     FitLabel.PARTIAL_GPU: "#d39a1c",
@@ -48,6 +50,11 @@ FIT_COLOURS = {
     FitLabel.WONT_FIT: "#d0433b",
 }
 COLUMNS = ["Task", "Model", "Quant", "Est. memory", "Fit", "Installed", "Why"]
+CHART_WINDOW_S = 120.0
+CHARTS_MAX_HEIGHT = 200
+CHARTS_MIN_HEIGHT = 130
+REASON_COLUMN = 6
+REASON_LINES = 3
 ALL_TASKS = "all"
 
 
@@ -59,7 +66,7 @@ class HardwarePage(QWidget):
 
         self.tier_badge = QLabel("detecting…")
         self.tier_badge.setObjectName("tierBadge")
-        self._badge_colour("#8a8f98")
+        self._badge_colour(TIER_COLOURS[Tier.CPU_ONLY])
         self.tier_text = QLabel("Reading the CPU, memory and GPUs of this machine…")
         self.tier_text.setWordWrap(True)
         self.refresh_button = QPushButton("Detect again")
@@ -72,29 +79,33 @@ class HardwarePage(QWidget):
 
         details = QGroupBox("This machine")
         self.details = QFormLayout(details)
+        self.details.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.detail_labels: dict[str, QLabel] = {}
         for key in ("Platform", "CPU", "RAM", "Swap", "GPU", "Notes"):
             label = QLabel("—")
             label.setWordWrap(True)
             self.detail_labels[key] = label
             self.details.addRow(f"{key}:", label)
-        details.setMinimumWidth(330)
 
-        self.cpu_chart = LiveChart("CPU %")
-        self.ram_chart = LiveChart("RAM used (GiB)")
-        self.gpu_chart = LiveChart("GPU % / VRAM GiB")
+        # Small charts: the recommendations below are what this page is for.
+        self.cpu_chart = ResourceChart("CPU", "%", ["CPU"], window_s=CHART_WINDOW_S)
+        self.ram_chart = ResourceChart("RAM used", "GiB", ["RAM used"], window_s=CHART_WINDOW_S)
+        self.gpu_chart = ResourceChart("GPU", "%", ["GPU"], window_s=CHART_WINDOW_S)
+        self.vram_chart = ResourceChart("VRAM used", "GiB", ["VRAM used"], window_s=CHART_WINDOW_S)
+        charts = QGridLayout()
+        charts.setContentsMargins(0, 0, 0, 0)
+        for index, chart in enumerate((self.cpu_chart, self.ram_chart, self.gpu_chart, self.vram_chart)):
+            chart.setMinimumWidth(160)
+            charts.addWidget(chart, index // 2, index % 2)
         self.gpu_chart.hide()
-        for chart in (self.cpu_chart, self.ram_chart, self.gpu_chart):
-            chart.range_s = 120.0
-            chart.setMinimumHeight(150)
-        charts = QHBoxLayout()
-        charts.addWidget(self.cpu_chart)
-        charts.addWidget(self.ram_chart)
-        charts.addWidget(self.gpu_chart)
-        middle = QHBoxLayout()
-        middle.addWidget(details)
+        self.vram_chart.hide()
+        middle_widget = QWidget()
+        middle = QHBoxLayout(middle_widget)
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.addWidget(details, 1)
         middle.addLayout(charts, 1)
-        self._last_sample = -math.inf
+        middle_widget.setMaximumHeight(CHARTS_MAX_HEIGHT)
+        self.middle = middle_widget
 
         self.task_filter = QComboBox()
         self.task_filter.addItem("All task types", ALL_TASKS)
@@ -108,12 +119,19 @@ class HardwarePage(QWidget):
         filters.addWidget(QLabel("Task:"))
         filters.addWidget(self.task_filter)
         self.table = read_only_table("recommendationsTable", COLUMNS)
+        self.table.setWordWrap(True)
+        # rows grow with the wrapped reason, up to REASON_LINES (the whole reason is the tooltip)
+        self.table.horizontalHeader().sectionResized.connect(lambda *_: self._rows_timer.start())
+        self._rows_timer = QTimer(self)
+        self._rows_timer.setSingleShot(True)
+        self._rows_timer.setInterval(0)
+        self._rows_timer.timeout.connect(self.fit_rows)
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
-        layout.addLayout(middle, 2)
+        layout.addWidget(self.middle)
         layout.addLayout(filters)
-        layout.addWidget(self.table, 3)
+        layout.addWidget(self.table, 1)
 
         bridge.runtime_ready.connect(lambda _warnings: self._runtime_ready())
         bridge.hardware_ready.connect(self.show_report)
@@ -124,7 +142,7 @@ class HardwarePage(QWidget):
 
     def _badge_colour(self, colour: str) -> None:
         self.tier_badge.setStyleSheet(
-            f"background: {colour}; color: white; font-weight: bold; font-size: 14px;"
+            f"background: {colour}; color: {BADGE_TEXT}; font-weight: bold; font-size: 14px;"
             "border-radius: 6px; padding: 6px 12px;"
         )
 
@@ -139,7 +157,7 @@ class HardwarePage(QWidget):
         hw, verdict = report.hardware, report.verdict
         self.tier_badge.setText(verdict.tier.value.replace("_", " ").upper())
         self.tier_badge.setToolTip(f"Hardware tier: {verdict.tier.value}")
-        self._badge_colour(TIER_COLOURS.get(verdict.tier, "#8a8f98"))
+        self._badge_colour(TIER_COLOURS.get(verdict.tier, TIER_COLOURS[Tier.CPU_ONLY]))
         self.tier_text.setText(verdict.explanation)
         cpu, mem = hw.cpu, hw.memory
         cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
@@ -188,44 +206,53 @@ class HardwarePage(QWidget):
             ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if c == 4:
-                    item.setForeground(QColor(FIT_COLOURS.get(rec.fit.label, "#8a8f98")))
+                if c == 4:  # the colour as a swatch: coloured text would be unreadable in one theme
+                    item.setIcon(colour_icon(QColor(FIT_COLOURS.get(rec.fit.label, "#8a8f98"))))
                 if c == 6:
                     item.setToolTip(rec.reason)
                 self.table.setItem(r, c, item)
         self.table.setColumnHidden(0, self.task_filter.currentData() != ALL_TASKS)
+        self.fit_rows()
+
+    def fit_rows(self) -> None:
+        """Each row as tall as its wrapped reason needs, at most REASON_LINES lines."""
+        metrics = self.table.fontMetrics()
+        width = max(40, self.table.columnWidth(REASON_COLUMN) - 8)
+        cap = REASON_LINES * metrics.lineSpacing() + 8
+        floor = self.table.verticalHeader().defaultSectionSize()
+        flags = Qt.TextFlag.TextWordWrap
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, REASON_COLUMN)
+            needed = metrics.boundingRect(0, 0, width, 10_000, flags, item.text()).height() + 8 if item else 0
+            height = max(floor, min(cap, needed))
+            if self.table.rowHeight(row) != height:
+                self.table.setRowHeight(row, height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The charts give up height first: at most 30% of the page, the table takes the rest."""
+        super().resizeEvent(event)
+        self.middle.setMaximumHeight(min(CHARTS_MAX_HEIGHT, max(CHARTS_MIN_HEIGHT, int(self.height() * 0.3))))
 
     # --- live charts ------------------------------------------------------------------------
 
     def update_charts(self) -> None:
-        """Add the sampler's new points (monotonic times shown as wall-clock) and redraw."""
+        """Show the sampler's last minutes (x: seconds before now; RAM and VRAM up to their totals)."""
         sampler = self.bridge.resource_sampler() if self.bridge.runtime is not None else None
         if sampler is None or not self.isVisible():
             return
         times = sampler.times.values()
+        if not len(times):
+            return
         series = {name: buf.values() for name, buf in sampler.series.items()}
-        offset = time.time() - time.monotonic()
-        gpu_seen = False
-        for i, t in enumerate(times):
-            if t <= self._last_sample:
-                continue
-            x = t + offset
-            self._point(self.cpu_chart, "CPU", x, series["cpu_percent"][i])
-            self._point(self.ram_chart, "RAM", x, series["ram_used"][i] / GIB)
-            gpu_seen |= self._point(self.gpu_chart, "GPU %", x, series["gpu_utilization"][i])
-            gpu_seen |= self._point(self.gpu_chart, "VRAM GiB", x, series["vram_used"][i] / GIB)
-        if len(times):
-            self._last_sample = float(times[-1])
-        if gpu_seen:
-            self.gpu_chart.show()
-        now = time.time()
-        for chart in (self.cpu_chart, self.ram_chart, self.gpu_chart):
-            if chart.isVisible():
-                chart.redraw(now)
-
-    @staticmethod
-    def _point(chart: LiveChart, key: str, x: float, y: float) -> bool:
-        if math.isnan(y):
-            return False
-        chart.add_point(key, x, float(y))
-        return True
+        latest = sampler.latest
+        ram_total = latest.ram_total / GIB if latest is not None and latest.ram_total else None
+        vram_total = latest.vram_total / GIB if latest is not None and latest.vram_total else None
+        self.cpu_chart.show_series(times, series["cpu_percent"], 100.0)
+        self.ram_chart.show_series(times, series["ram_used"] / GIB, ram_total)
+        for chart, values, top in (
+            (self.gpu_chart, series["gpu_utilization"], 100.0),
+            (self.vram_chart, series["vram_used"] / GIB, vram_total),
+        ):
+            if np.isfinite(values).any():
+                chart.show()
+                chart.show_series(times, values, top)
