@@ -151,3 +151,50 @@ def test_follow_system_uses_the_system_scheme_and_names_the_result(restore_light
     assert seen == [dark], "listeners hear the switch once"
     assert colours().dark is dark
     assert restore_light.property("steward_dark") is dark
+
+
+def test_toned_text_is_readable_in_both_themes_and_follows_a_live_switch(
+    qtbot: QtBot, restore_light: QApplication
+) -> None:
+    """Error/warning/success/muted text (settings errors, test results) is marked with a tone, not
+    a fixed colour: it reaches AA on the window in light AND dark, re-coloured by the switch."""
+    from steward.gui.theme import TONES, set_tone
+
+    root = QWidget()
+    qtbot.addWidget(root)
+    layout = QVBoxLayout(root)
+    labels = {}
+    for tone in TONES:
+        labels[tone] = QLabel(f"{tone} text says what happened")
+        set_tone(labels[tone], tone)
+        layout.addWidget(labels[tone])
+    root.resize(420, 140)
+    root.show()
+    qtbot.waitExposed(root)
+    for theme in ("light", "dark", "light"):
+        apply_theme(restore_light, theme)
+        qtbot.wait(10)
+        ratios = {s.text: s.ratio for s in sample_window(root, root, None)}
+        for tone in TONES:
+            assert ratios[f"{tone} text says what happened"] >= AA, (theme, tone, ratios)
+
+
+def test_an_unticked_box_shows_its_outline_on_the_dark_theme(
+    qtbot: QtBot, restore_light: QApplication
+) -> None:
+    from PySide6.QtWidgets import QCheckBox
+
+    apply_theme(restore_light, "dark")
+    box = QCheckBox()
+    qtbot.addWidget(box)
+    box.resize(30, 30)
+    box.show()
+    qtbot.waitExposed(box)
+    image = box.grab().toImage()
+    base = build_palette(True).color(Role.Base)
+    from PySide6.QtGui import QColor
+
+    pixels = [QColor(image.pixel(x, y)) for x in range(image.width()) for y in range(image.height())]
+    assert max(contrast_ratio(p, base) for p in pixels) >= 3.0, (
+        "the box's outline stands out (WCAG non-text 3:1)"
+    )

@@ -7,7 +7,7 @@ The service is a fake that plays scripted engine event streams and records the r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from steward.engine.events import (
@@ -24,6 +24,7 @@ from steward.engine.events import (
 )
 from steward.engine.failures import FailureKind
 from steward.engine.request import ChatRequest
+from steward.engine.running import Running
 from steward.engine.types import ChatMessage, GenerationParams, Usage
 from steward.gateway.relay import EchoStripper, Handover, Relay
 
@@ -78,6 +79,22 @@ class FakeService:
                 self.closed += 1
 
         return play()
+
+    def ask_pushed(
+        self, request: ChatRequest, on_event: Callable[[EngineEvent], None], on_done: Callable[[], None]
+    ) -> Running:
+        """`ask`, pushed as the engine does (`Engine.start`): events to `on_event`, then `on_done`."""
+        events = self.ask(request)
+
+        async def push() -> None:
+            try:
+                async for event in events:
+                    on_event(event)
+            finally:
+                await events.aclose()  # type: ignore[attr-defined]
+                on_done()
+
+        return Running(request.request_id or "r", asyncio.ensure_future(push()))
 
 
 def relay_for(service: FakeService, midstream: str = "continue", max_tokens: int | None = 20) -> Relay:

@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from steward.config.app_groups import EndpointConfig
-from steward.gui.settings_form import ERROR_COLOUR
-from steward.gui.theme import health_colour
+from steward.gui.theme import set_tone
 from steward.service.endpoints import EndpointCheck
 
 Problems = list[tuple[str, str]]
@@ -57,7 +56,7 @@ class _CheckedDialog(QDialog):
     def _error_label() -> QLabel:
         label = QLabel()
         label.setWordWrap(True)
-        label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        set_tone(label, "error")
         label.hide()
         return label
 
@@ -167,14 +166,14 @@ class _EndpointDialog(_CheckedDialog):
             return
         self.test_button.setEnabled(False)
         self.test_result.setText(f"Asking {url} …")
-        self.test_result.setStyleSheet("")
+        set_tone(self.test_result, None)
         self._test(kind, url, key, self.show_check)
 
     def show_check(self, check: EndpointCheck) -> None:
         self.last_check = check
         self.test_button.setEnabled(True)
         self.test_result.setText(check_text(check))
-        self.test_result.setStyleSheet(f"color: {health_colour('healthy' if check.ok else 'unhealthy')};")
+        set_tone(self.test_result, "success" if check.ok else "error")
         self.test_result.setToolTip("\n".join(check.models))
         self.adjustSize()
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
 from steward.gui.tables import read_only_table
-from steward.gui.theme import health_colour
+from steward.gui.theme import status_text_colour
 from steward.service.server_rows import ServerRow, format_uptime
 
 COLUMNS = [
@@ -93,7 +92,7 @@ def fill(table: QTableWidget, rows: Sequence[ServerRow], pending: Mapping[str, s
             if item.text() != text:
                 item.setText(text)
             if c == STATUS_COLUMN:
-                item.setForeground(QColor(health_colour(STATUS_HEALTH.get(row.status, "unknown"))))
+                item.setForeground(status_text_colour(STATUS_HEALTH.get(row.status, "unknown")))
                 item.setToolTip(row.detail or row.status_text)
             elif c == EXIT_COLUMN:
                 item.setToolTip(row.last_exit)

@@ -19,9 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from steward.gui.settings_fields import FieldSpec
-from steward.gui.theme import health_colour
+from steward.gui.theme import set_tone
 
-ERROR_COLOUR = health_colour("unhealthy")
 INVOLVED_TEXT = "part of the problem shown above"
 # Editors accept values outside a field's limits on purpose: the model judges them and the
 # reason is shown next to the field, instead of the spin box silently clamping the input.
@@ -54,7 +53,7 @@ class FieldEditor(QWidget):
         self.error_label = QLabel()
         self.error_label.setObjectName("fieldError")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        set_tone(self.error_label, "error")
         self.error_label.hide()
         # The red mark is a frame around the editor, not a border on it: a border set on a spin box
         # or combo box replaces its native arrows and buttons.
@@ -182,8 +181,4 @@ class FieldEditor(QWidget):
         self.error_label.setText(text)
         self.error_label.setVisible(bool(text))
         self.marked = bool(text) and self.editable
-        self.frame.setStyleSheet(
-            f"QFrame#fieldMark {{ border: 2px solid {ERROR_COLOUR}; border-radius: 4px; }}"
-            if self.marked
-            else ""
-        )
+        set_tone(self.frame, "error" if self.marked else None)

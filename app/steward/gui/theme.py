@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -207,17 +207,76 @@ def apply_theme(app: QApplication, theme: str = "system", sheet: str | None = No
     _choice["theme"] = theme
     if sheet is not None:
         _choice["sheet"] = sheet
-    if app.style().name().lower() != "fusion":
-        app.setStyle("Fusion")
+    if not isinstance(app.style(), VisibleIndicators):
+        app.setStyle(VisibleIndicators("Fusion"))
     app.setPalette(build_palette(dark))
     app.setProperty("steward_dark", dark)
     app.setStyleSheet("")
-    app.setStyleSheet(_choice["sheet"])
+    app.setStyleSheet(_choice["sheet"] + tone_rules(dark))
     signal.emit(dark)
     return dark
 
 
+class VisibleIndicators(QProxyStyle):
+    """Fusion, with the outline of an unticked check box drawn so it shows on a dark base (Fusion
+    draws it from the window colour, which on the dark theme is the base colour itself)."""
+
+    _BOXES = (
+        QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+        QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck,
+    )
+
+    def drawPrimitive(
+        self,
+        element: QStyle.PrimitiveElement,
+        option: QStyleOption,
+        painter: QPainter,
+        widget: QWidget | None = None,
+    ) -> None:
+        super().drawPrimitive(element, option, painter, widget)
+        if element in self._BOXES and is_dark(option.palette):  # type: ignore[attr-defined]
+            painter.save()
+            painter.setPen(QPen(option.palette.color(Role.PlaceholderText)))  # type: ignore[attr-defined]
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(option.rect.adjusted(0, 0, -1, -1))  # type: ignore[attr-defined]
+            painter.restore()
+
+
+TONES = ("error", "warning", "success", "muted")
+
+
+def tone_rules(dark: bool) -> str:
+    """Stylesheet rules for widgets marked with a `tone` (see `set_tone`): readable text colours
+    of the current theme, so such text re-colours on a live theme switch like everything else."""
+    c = colours(build_palette(dark))
+    rules = [f'*[tone="{tone}"] {{ color: {getattr(c, tone).name()}; }}' for tone in TONES]
+    rules.append(
+        f'QFrame#fieldMark[tone="error"] {{ border: 2px solid {c.error.name()}; border-radius: 4px; }}'
+    )
+    return "\n" + "\n".join(rules) + "\n"
+
+
+def set_tone(widget: QWidget, tone: str | None) -> None:
+    """Mark `widget`'s text as an error/warning/success/muted text (None: plain), re-polished."""
+    widget.setProperty("tone", tone or "")
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+
+
+HEALTH_TONES = {"healthy": "success", "degraded": "warning", "unhealthy": "error", "quarantined": "error"}
+
+
+def status_text_colour(status: str, palette: QPalette | None = None) -> QColor:
+    """A health status as a TEXT colour readable on the theme's window and cards (4.5:1);
+    `health_colour` is for dots, bars and borders."""
+    c = colours(palette)
+    tone = HEALTH_TONES.get(status)
+    return getattr(c, tone) if tone else c.muted
+
+
 def health_colour(status: str) -> str:
+    """A health status as a dot/bar/border colour (not for text: see `status_text_colour`)."""
     return HEALTH_COLOURS.get(status, HEALTH_COLOURS["unknown"])
 
 

@@ -5,7 +5,6 @@ release, reset, load/unload (where the server can), capability tags and the fall
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -30,7 +29,7 @@ from steward.engine.durations import duration_in_words, time_left
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
 from steward.gui.tables import read_only_table
-from steward.gui.theme import health_colour
+from steward.gui.theme import status_text_colour
 
 COLUMNS = [
     "Model",
@@ -330,7 +329,7 @@ class ModelsPage(QWidget):
                 if col == 0:
                     item.setToolTip(model.key)
                 if col == 2:
-                    item.setForeground(QColor(health_colour(model.health)))
+                    item.setForeground(status_text_colour(model.health))
                     item.setToolTip(model.health_reason)
                 if col == 5 and model.last_error_detail:
                     item.setToolTip(model.last_error_detail)

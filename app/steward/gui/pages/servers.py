@@ -33,8 +33,7 @@ from steward.gui.server_dialogs import (
     check_text,
 )
 from steward.gui.server_table import CAN_RESTART, CAN_START, CAN_STOP, fill, servers_table
-from steward.gui.settings_form import ERROR_COLOUR
-from steward.gui.theme import health_colour
+from steward.gui.theme import set_tone
 from steward.service.endpoints import EndpointCheck
 from steward.service.server_rows import ServerRow
 
@@ -96,7 +95,7 @@ class ServersPage(QWidget):
         self.problem = QLabel()
         self.problem.setObjectName("serverProblem")
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet(f"color: {ERROR_COLOUR};")
+        set_tone(self.problem, "error")
         self.problem.hide()
         self.test_result = QLabel()
         self.test_result.setObjectName("testResult")
@@ -227,15 +226,14 @@ class ServersPage(QWidget):
             return
         self.test_button.setEnabled(False)
         self.test_result.setText(f"Testing {row.name} at {row.url} …")
-        self.test_result.setStyleSheet("")
+        set_tone(self.test_result, None)
         self.test_result.show()
         endpoint_id = row.name if row.source == "configured" else ""
         self.bridge.test_endpoint(row.kind, row.url, "", lambda check: self._tested(row, check), endpoint_id)
 
     def _tested(self, row: ServerRow, check: EndpointCheck) -> None:
         self.last_check = check
-        colour = health_colour("healthy" if check.ok else "unhealthy")
-        self.test_result.setStyleSheet(f"color: {colour};")
+        set_tone(self.test_result, "success" if check.ok else "error")
         self.test_result.setText(f"{row.name}: {check_text(check)}")
         self.test_result.setToolTip("\n".join(check.models))
         self._update_buttons()

@@ -28,8 +28,8 @@ from steward.config.labels import label
 from steward.config.rules import fields_of
 from steward.gui.bridge import Bridge
 from steward.gui.settings_fields import GroupSpec, build_groups, get_path
-from steward.gui.settings_form import ERROR_COLOUR, FieldEditor
-from steward.gui.theme import apply_theme
+from steward.gui.settings_form import FieldEditor
+from steward.gui.theme import apply_theme, colours, set_tone
 
 APPLIES_TEXT = {
     "live": "Changes take effect as soon as you press Apply.",
@@ -118,7 +118,7 @@ class SettingsPage(QWidget):
         about.setObjectName("groupDescription")
         error = QLabel()
         error.setWordWrap(True)
-        error.setStyleSheet(f"color: {ERROR_COLOUR};")
+        set_tone(error, "error")
         error.hide()
         self.group_errors[group.key] = error
         form = QFormLayout()
@@ -231,7 +231,7 @@ class SettingsPage(QWidget):
         self.revert_button.setEnabled(bool(changed) or bool(unreadable))
         if count:
             self.status.setText(
-                f"<span style='color:{ERROR_COLOUR}'>{plural(count, 'problem')}: fix the fields marked in "
+                f"<span style='color:{colours().error.name()}'>{plural(count, 'problem')}: fix the fields marked in "
                 "red; nothing is applied until then.</span>"
             )
         elif changed:
