@@ -57,6 +57,10 @@ STUB_N = 1000
 WARMUP = 20
 LLAMA_N = 60  # reported, not asserted; each answer is ~0.2 s of model time
 TARGET_STUB_ADDED_P50_MS = 1.5
+# The stub run is split into consecutive rounds (each interleaves direct and gateway, so both see the
+# same moment of the machine); the target is checked on the median round, so a slow phase of this
+# shared VM (the direct baseline itself moves 1.2-1.9 ms between runs) does not decide alone.
+ROUNDS = 5
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 6
 STREAM_TOKENS = 16
@@ -217,7 +221,8 @@ async def two_way(url: str, model: str, kind: str, n: int, decompose: bool = Fal
         "n": n,
         "protocol": gateway.http.__name__,
         **p50,
-        "gateway_added_p50_ms": round(g["p50_ms"] - d["p50_ms"], 3),
+        "gateway_added_p50_ms_overall": round(g["p50_ms"] - d["p50_ms"], 3),
+        "gateway_added_p50_ms_by_round": by_round(measured["times"]["gateway"], measured["times"]["direct"]),
         "gateway_added_p99_ms": round(g["p99_ms"] - d["p99_ms"], 3),
         "gateway_h11_added_p50_ms": round(h["p50_ms"] - d["p50_ms"], 3),
         "gateway_p50_ratio": round(g["p50_ms"] / d["p50_ms"], 3),
@@ -225,6 +230,7 @@ async def two_way(url: str, model: str, kind: str, n: int, decompose: bool = Fal
         # This process (the gateways, the bare stack and the engine with its own HTTP hop).
         "gateway_process_cpu_us_per_request": round(1e6 * gateway_cpu_s / (len(paths) - 1) / (n + WARMUP), 1),
     }
+    result["gateway_added_p50_ms"] = sorted(result["gateway_added_p50_ms_by_round"])[ROUNDS // 2]
     if decompose:
         server, hop = p50["server_only"]["p50_ms"], p50["second_hop"]["p50_ms"]
         result["added_p50_ms_by"] = {
@@ -233,6 +239,19 @@ async def two_way(url: str, model: str, kind: str, n: int, decompose: bool = Fal
             "engine_and_relay": round(g["p50_ms"] - hop, 3),
         }
     return result
+
+
+def by_round(gateway: list[float], direct: list[float]) -> list[float]:
+    """What the gateway adds (p50 ms) in each of ROUNDS consecutive slices of the run."""
+    size = min(len(gateway), len(direct)) // ROUNDS
+    return [
+        round(
+            stats(gateway[i * size : (i + 1) * size])["p50_ms"]
+            - stats(direct[i * size : (i + 1) * size])["p50_ms"],
+            3,
+        )
+        for i in range(ROUNDS)
+    ]
 
 
 async def test_gateway_overhead_on_the_minimal_server() -> None:
@@ -244,7 +263,8 @@ async def test_gateway_overhead_on_the_minimal_server() -> None:
     result["target_added_p50_ms"] = TARGET_STUB_ADDED_P50_MS
     record("gateway", "overhead_mini", result)
     assert result["gateway_added_p50_ms"] <= TARGET_STUB_ADDED_P50_MS, (
-        f"the gateway adds {result['gateway_added_p50_ms']} ms p50 over direct httpx "
+        f"the gateway adds {result['gateway_added_p50_ms']} ms p50 over direct httpx in the median round "
+        f"(rounds {result['gateway_added_p50_ms_by_round']}) "
         f"({result['gateway']} vs {result['direct']}); target <= {TARGET_STUB_ADDED_P50_MS} ms"
     )
 

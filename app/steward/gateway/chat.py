@@ -131,6 +131,8 @@ async def serve_chat(
         relay = new_relay(service, ask, request.headers)
         with ClientWatch(request.receive) as watch:  # a client that gives up stops the engine
             await (relay.open() if ask.stream else relay.wait())
+            if ask.stream and not watch.gone and relay.model is not None:
+                watch.keep()  # the stream's response takes this watcher over
         if watch.gone:
             await relay.aclose()
             context.count(api, CLIENT_GONE, "cancelled")
@@ -164,4 +166,6 @@ async def serve_chat(
             for handover in opened.handovers:
                 context.metrics.continuations.labels(handover.from_model, handover.to_model).inc()
 
-    return StreamResponse(body(), headers=answer_headers(relay), media_type=media_type, cleanup=relay.aclose)
+    return StreamResponse(
+        body(), headers=answer_headers(relay), media_type=media_type, cleanup=relay.aclose, watch=watch
+    )

@@ -42,14 +42,16 @@ class StreamResponse(StreamingResponse):
         headers: Mapping[str, str],
         media_type: str,
         cleanup: Callable[[], Awaitable[None]] | None = None,
+        watch: ClientWatch | None = None,
     ) -> None:
         super().__init__(content, headers={**headers, "cache-control": "no-cache"}, media_type=media_type)
         self._generator = content
         self._cleanup = cleanup
+        self._watch = watch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            with ClientWatch(receive):
+            with self._watch or ClientWatch(receive):
                 await send(
                     {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
                 )
@@ -76,28 +78,45 @@ class ClientWatch:
     there). Used around everything that waits on the engine — the first token, a whole answer,
     a stream — so a client that gives up stops the engine's work at once, not at the next write.
     `gone` tells whether that happened.
+
+    One watcher can serve two blocks of the same request (waiting for the first token, then the
+    stream): `keep()` before leaving the first leaves it running, unarmed, for the next `with`
+    (one task per request, not two); a client that left in between is acted on when it re-arms.
     """
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._task: asyncio.Task[object] | None = None
         self._watcher: asyncio.Future[None] | None = None
+        self._armed = False
+        self._keep = False
         self.gone = False
 
     def __enter__(self) -> ClientWatch:
         self._task = asyncio.current_task()
-        self._watcher = asyncio.ensure_future(self._watch())
+        self._armed = True
+        if self._watcher is None:
+            self._watcher = asyncio.ensure_future(self._watch())
+        elif self.gone and self._task is not None:
+            self._task.cancel()  # the client left while nobody was waiting
         return self
 
     async def _watch(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
             pass
         self.gone = True
-        if self._task is not None:
+        if self._armed and self._task is not None:
             self._task.cancel()
 
+    def keep(self) -> None:
+        """Leave the watcher running when this block ends: the next `with` takes it over."""
+        self._keep = True
+
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> bool:
-        if self._watcher is not None:
+        self._armed = False
+        if self._keep:
+            self._keep = False
+        elif self._watcher is not None:
             self._watcher.cancel()
         if self.gone and kind is asyncio.CancelledError and self._task is not None:
             self._task.uncancel()  # our own cancellation: the client left, nothing went wrong
