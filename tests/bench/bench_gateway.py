@@ -346,8 +346,16 @@ async def test_fifty_streaming_clients_see_no_error_when_an_upstream_dies() -> N
             async def killer() -> None:
                 nonlocal killed_at
                 await kill_now.wait()
+                # Answers go out in waves (every stream starts and ends together), and the threshold is
+                # crossed as a wave ends: wait until the next wave's answers are flowing, then kill.
+                flowing = proxies[0].bytes_down + 2000
+                while proxies[0].bytes_down < flowing:
+                    await asyncio.sleep(0.005)
                 in_flight_at_kill.append(proxies[0].active_connections)
-                proxies[0].set_fault(Down(close_existing=True))  # the primary dies, mid-answers included
+                # The primary dies, mid-answers included: its connections close while the answers
+                # are still being sliced out (without the Slicer, the proxy would first flush what
+                # the server had already sent, and every answer in flight would complete).
+                proxies[0].set_fault(Down(close_existing=True), Slicer(avg_size=90, delay_ms=25))
                 killed_at = time.perf_counter() - started
 
             await asyncio.gather(killer(), *(client_loop() for _ in range(CLIENTS)))
