@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,19 @@ from steward.store.records import Deferred, EventRecord, Sample
 T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
+# Under load a quarter second of events is thousands of records. The writer hands the GIL back
+# every few dozen of them, so the event loop never waits the interpreter's 5 ms switch interval.
+_YIELD_EVERY = 32  # records turned into rows between two releases of the GIL
+_ROWS_PER_STATEMENT = 256  # rows per executemany between two releases
+
+
+def _gil_breaks(items: list[T]) -> Iterator[T]:
+    """`items`, releasing the GIL (sleep(0)) after every `_YIELD_EVERY` of them."""
+    for index, item in enumerate(items):
+        if index % _YIELD_EVERY == _YIELD_EVERY - 1:
+            time.sleep(0)
+        yield item
+
 
 _INSERT_SAMPLE = (
     "INSERT INTO samples (ts, model_key, ttft_s, total_s, prompt_tokens, completion_tokens, tokens_per_s,"
@@ -224,7 +237,7 @@ class StoreWriter:
         if not any(type(item) is Deferred for item in batch):
             return batch
         expanded: list[object] = []
-        for item in batch:
+        for item in _gil_breaks(batch):
             if type(item) is Deferred:
                 try:
                     expanded.extend(item.make())
@@ -246,7 +259,7 @@ class StoreWriter:
         tx_ops: list[_Op] = []
         post_ops: list[_Op] = []
         markers: list[_Marker] = []
-        for item in batch:
+        for item in _gil_breaks(batch):
             if type(item) is EventRecord:
                 events.append((item.ts, item.type, item.model_key, _json(item.payload)))
             elif type(item) is Sample:
@@ -286,10 +299,12 @@ class StoreWriter:
             if n_records:
                 conn.execute("SAVEPOINT records")
                 try:
-                    if samples:
-                        conn.executemany(_INSERT_SAMPLE, samples)
-                    if events:
-                        conn.executemany(_INSERT_EVENT, events)
+                    for start in range(0, len(samples), _ROWS_PER_STATEMENT):
+                        conn.executemany(_INSERT_SAMPLE, samples[start : start + _ROWS_PER_STATEMENT])
+                        time.sleep(0)  # let the event loop have the GIL between chunks
+                    for start in range(0, len(events), _ROWS_PER_STATEMENT):
+                        conn.executemany(_INSERT_EVENT, events[start : start + _ROWS_PER_STATEMENT])
+                        time.sleep(0)
                     conn.execute("RELEASE records")
                 except sqlite3.Error as exc:
                     self._undo_savepoint("records", exc)
