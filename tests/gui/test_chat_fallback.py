@@ -209,3 +209,49 @@ def test_badge_is_green_only_for_a_clean_first_choice_answer(qtbot: QtBot) -> No
     failed.apply(AttemptStarted(0.0, "r", "a/m", 1, "first choice"))
     failed.apply(RequestFailed(0.0, "r", "no model could answer"))
     assert failed.badge.property("outcome") == "failed" and failed.badge_text() == "no answer — show attempts"
+
+
+def test_a_quarantine_without_a_reason_reads_well_everywhere(
+    harness_factory: Callable[..., AppHarness], llama_small: LlamaServer, llama_large: LlamaServer
+) -> None:
+    from steward.engine.events import Quarantined
+    from steward.gui.pages.dashboard import DashboardPage
+    from steward.gui.pages.events import EventsPage
+    from steward.gui.pages.models import COLUMNS, ModelsPage
+    from steward.gui.tray import notification_for
+
+    h = harness_factory(llama_settings(("small", llama_small.url), ("large", llama_large.url)))
+    small, large = key_of(h, "small"), key_of(h, "large")
+    seen: list[Quarantined] = []
+    h.bridge.engine_event.connect(lambda e: seen.append(e) if isinstance(e, Quarantined) else None)
+    h.bridge.quarantine(small, "   ", 1799)  # the dialog's reason left blank
+    wait_until(h.loop, lambda: seen)
+    assert seen[0].reason == "", "no made-up reason"
+    assert notification_for(seen[0]) == (f"{small} quarantined", "quarantined by you")
+    assert h.window.statusBar().currentMessage() == f"{small} quarantined"
+
+    page = chat_page(h)
+    index = page.model_picker.findData(small)
+    wait_until(h.loop, lambda: "quarantined" in page.model_picker.itemText(index))
+    tip = page.model_picker.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    assert "quarantined by you\n" in tip and "quarantined by you:" not in tip
+    dashboard = h.window.pages["dashboard"]
+    assert isinstance(dashboard, DashboardPage)
+    wait_until(h.loop, lambda: "<b>quarantined (29 min left)</b>" in dashboard.cards[small].status.text())
+    models = h.window.pages["models"]
+    assert isinstance(models, ModelsPage)
+    row = next(r for r in range(models.table.rowCount()) if models.table.item(r, 1).text() == "small")
+    assert models.table.item(row, COLUMNS.index("Health")).text() == "quarantined (29 min left)"
+    events = h.window.pages["events"]
+    assert isinstance(events, EventsPage)
+    details = [events.table.item(r, 3).text() for r in range(events.table.rowCount())]
+    assert any(d.startswith("quarantined by you (until ") for d in details), details
+
+    page.model_picker.setCurrentIndex(index)
+    h.window.show_page("chat")
+    page.input.setPlainText("Say hello.")
+    page.send_button.click()
+    wait_until(h.loop, lambda: page.current is not None and page.current.finished, timeout=90)
+    message = page.current
+    assert message is not None and message.model == large
+    assert f"<b>{small}</b> skipped: quarantined by you (29 min left)" in message.chain_label.text()

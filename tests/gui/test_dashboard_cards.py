@@ -86,7 +86,11 @@ def test_quarantine_time_left_in_minutes(qtbot: QtBot) -> None:
     card = card_for(
         qtbot, model(health="quarantined", quarantine=QuarantineView("too slow for chat", 1799.0))
     )
-    assert "quarantined — too slow for chat (30 min left)" in card.status.text()
+    assert "<b>quarantined — too slow for chat (29 min left)</b>" in card.status.text(), (
+        "as the Models page says"
+    )
+    card = card_for(qtbot, model(health="quarantined", quarantine=QuarantineView("", None)))
+    assert "<b>quarantined (until released)</b>" in card.status.text(), "no reason given: no dash"
 
 
 def test_a_long_model_name_is_elided_with_a_tooltip(qtbot: QtBot) -> None:

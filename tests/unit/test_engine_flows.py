@@ -245,6 +245,18 @@ async def test_sequential_auto_order_follows_the_fallback_chain(fake_clock: Fake
     assert answer(events).model == "b/m"
 
 
+async def test_a_quarantine_without_a_reason_reads_without_a_dash(fake_clock: FakeClock) -> None:
+    engine, _backends = build(fake_clock)
+    engine.quarantine("a/m", "", duration_s=1799)
+    events = await run(engine, fake_clock)
+    skipped = next(e for e in events if isinstance(e, CandidateSkipped))
+    assert skipped.reason == "quarantined by you (29 min left)"
+    engine.quarantine("a/m", "", duration_s=None)
+    events = await run(engine, fake_clock)
+    skipped = next(e for e in events if isinstance(e, CandidateSkipped))
+    assert skipped.reason == "quarantined by you (until released)"
+
+
 async def test_manual_quarantine_beats_a_closed_breaker_and_expires(fake_clock: FakeClock) -> None:
     engine, backends = build(fake_clock)
     engine.quarantine("a/m", "flaky today", duration_s=600)

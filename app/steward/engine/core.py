@@ -297,7 +297,8 @@ class Engine:
         if entry is not None:
             # Every quarantine is the user's (the Models page, the CLI, or restored from their last run).
             until = time_left(entry.remaining(self.clock.now()))
-            return FailureKind.QUARANTINED, f"quarantined by you — {entry.reason} ({until})"
+            because = f" — {entry.reason}" if entry.reason else ""
+            return FailureKind.QUARANTINED, f"quarantined by you{because} ({until})"
         if not state.breaker.would_admit():
             wait = state.breaker.reopen_in()
             if wait is not None:

@@ -90,7 +90,7 @@ def resolve(
 def why_not_ready(model: ModelSnapshot, snapshot: EngineSnapshot) -> str | None:
     """Why `model` cannot answer right now, or None when it can."""
     if model.quarantine is not None:
-        return f"quarantined: {model.quarantine.reason}"
+        return f"quarantined: {model.quarantine.reason}" if model.quarantine.reason else "quarantined"
     if model.breaker == "open":
         return "circuit open"
     if model.health in ("unhealthy", "loading"):

@@ -29,7 +29,9 @@ def notification_for(event: EngineEvent) -> tuple[str, str] | None:
     """(title, text) worth a desktop notification, or None."""
     if isinstance(event, Quarantined):
         how = "automatically" if not event.manual else "by you"
-        return f"{event.model} quarantined", f"{event.reason} (quarantined {how})"
+        return f"{event.model} quarantined", (
+            f"{event.reason} (quarantined {how})" if event.reason else f"quarantined {how}"
+        )
     if isinstance(event, Released):
         return f"{event.model} released", event.reason
     if isinstance(event, HealthChanged) and event.old in RECOVERED_FROM and event.new == "healthy":

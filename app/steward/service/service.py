@@ -222,8 +222,10 @@ class StewardService:
     # --- models ------------------------------------------------------------------------------
 
     def quarantine(self, key: str, reason: str = "", duration_s: float | None = None) -> None:
-        """Take a model out of rotation (until released or for `duration_s`); survives restarts."""
-        self.runtime.engine.quarantine(key, reason.strip() or "quarantined by user", duration_s)
+        """Take a model out of rotation (until released or for `duration_s`); survives restarts.
+
+        A blank reason stays empty: every place that shows one says "quarantined by you" itself."""
+        self.runtime.engine.quarantine(key, reason.strip(), duration_s)
 
     def release(self, key: str) -> bool:
         return self.runtime.engine.release(key)

@@ -4,6 +4,7 @@ Pure functions (no Qt), so every sentence is easy to test."""
 
 from __future__ import annotations
 
+from steward.engine.durations import time_left
 from steward.engine.snapshot import ModelSnapshot
 
 GIB = 1024**3
@@ -26,13 +27,13 @@ def plural(n: int, word: str) -> str:
 
 
 def status_text(m: ModelSnapshot) -> str:
-    """The headline: the health word, or why it is quarantined and for how long."""
+    """The headline: the health word, or why it is quarantined and for how long (the time left as
+    the Models page, the model picker and the attempt chain say it)."""
     if m.quarantine is None:
         return m.health
-    left = (
-        "until released" if m.quarantine.remaining_s is None else f"{duration(m.quarantine.remaining_s)} left"
-    )
-    return f"quarantined — {m.quarantine.reason} ({left})"
+    left = time_left(m.quarantine.remaining_s)
+    because = f" — {m.quarantine.reason}" if m.quarantine.reason else ""
+    return f"quarantined{because} ({left})"
 
 
 def breaker_text(m: ModelSnapshot) -> str:

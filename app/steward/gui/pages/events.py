@@ -42,14 +42,30 @@ def describe_payload(payload: dict[str, object]) -> str:
 
 def describe_record(record: EventRecord) -> str:
     """The Detail cell: a server's state change reads as a sentence with its reason first
-    ("embedded-large: ready → crashed — killed by SIGKILL"); other events as key=value pairs."""
+    ("embedded-large: ready → crashed — killed by SIGKILL"), so does a quarantine; other events
+    as key=value pairs."""
     payload = dict(record.payload)
     if record.type == "ServerStateChanged" and {"server", "state", "previous"} <= payload.keys():
         head = f"{payload.pop('server')}: {payload.pop('previous')} → {payload.pop('state')}"
         reason = payload.pop("detail", "")
         rest = describe_payload(payload)
         return head + (f" — {reason}" if reason else "") + (f" ({rest})" if rest else "")
+    if record.type == "Quarantined":
+        return quarantine_sentence(payload)
     return describe_payload(payload)
+
+
+def quarantine_sentence(payload: dict[str, object]) -> str:
+    """ "quarantined by you — flaky today (until 14:55)"; without a reason, no dash."""
+    who = "by you" if payload.get("manual", True) else "automatically"
+    reason = payload.get("reason") or ""
+    until = payload.get("until_ts")
+    when = (
+        f"until {dt.datetime.fromtimestamp(until).strftime('%H:%M')}"
+        if isinstance(until, int | float)
+        else "until released"
+    )
+    return f"quarantined {who}" + (f" — {reason}" if reason else "") + f" ({when})"
 
 
 class EventsPage(QWidget):
