@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from steward.config import Settings
 from steward.engine.events import EngineEvent, Quarantined, Released
 from steward.engine.snapshot import EngineSnapshot
 from steward.gui.bridge import Bridge
@@ -48,7 +49,7 @@ MIN_VISIBLE = QSize(160, 60)
 
 
 def ui_state() -> QSettings:
-    """Window state (geometry, last page) lives beside the settings file, not in it."""
+    """Window state (geometry, the welcome panel's) lives beside the settings file, not in it."""
     return QSettings(str(config_dir() / "ui-state.ini"), QSettings.Format.IniFormat)
 
 
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         screen = QGuiApplication.primaryScreen()
         self.resize(default_size(screen.availableGeometry().size()) if screen else DEFAULT_SIZE)
         self.pages: dict[str, QWidget] = {}
+        self._start_page_pending = False  # True from _restore until the Start page setting was applied
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setFixedWidth(170)
@@ -129,6 +131,7 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(focus_stylesheet())
 
         bridge.runtime_starting.connect(lambda text: self.statusBar().showMessage(text))
+        bridge.settings_changed.connect(self._show_start_page)
         bridge.runtime_ready.connect(self._ready)
         bridge.runtime_failed.connect(
             lambda text: self.statusBar().showMessage(f"engine failed to start: {text}")
@@ -282,7 +285,8 @@ class MainWindow(QMainWindow):
 
     def _notify(self, event: EngineEvent) -> None:
         if isinstance(event, Quarantined):
-            self.statusBar().showMessage(f"{event.model} quarantined: {event.reason}", 8000)
+            because = f": {event.reason}" if event.reason else ""
+            self.statusBar().showMessage(f"{event.model} quarantined{because}", 8000)
         elif isinstance(event, Released):
             self.statusBar().showMessage(f"{event.model} released: {event.reason}", 8000)
 
@@ -292,8 +296,22 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
             self.keep_on_screen()
-        page = state.value("page", "dashboard")
-        self.show_page(str(page) if str(page) in self.pages else "dashboard")
+        state.remove("page")  # an older version remembered the last page; the Start page setting decides
+        self.show_page("dashboard")
+        self._start_page_pending = True
+        self.sidebar.currentRowChanged.connect(self._navigated)
+
+    def _navigated(self, _row: int) -> None:
+        """The user (or a menu, a shortcut, the welcome panel) chose a page: the start page came too late."""
+        self._start_page_pending = False
+
+    def _show_start_page(self, settings: Settings) -> None:
+        """Settings › Appearance › Start page: shown once the settings arrive from the service (they
+        come after the window), unless the user already went to another page meanwhile."""
+        if not self._start_page_pending:
+            return
+        self.show_page(settings.ui.last_page)
+        self._start_page_pending = False
 
     def keep_on_screen(self) -> None:
         """Move/shrink the window onto a screen that exists now (a restored one may not)."""
@@ -308,7 +326,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         state = ui_state()
         state.setValue("geometry", self.saveGeometry())
-        state.setValue("page", self.current_page_name())
         super().closeEvent(event)
 
 

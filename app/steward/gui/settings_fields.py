@@ -161,7 +161,7 @@ HELP: dict[str, str] = {
     "discovery.interval_s": "How often the ports are probed again for servers that appeared.",
     "discovery.timeout_s": "How long one port may take to answer a probe.",
     "ui.theme": "Light or dark colours, or follow the system.",
-    "ui.last_page": "The page shown at start (the window also remembers the last one).",
+    "ui.last_page": "The page the window opens on at every start.",
     "ui.remember_geometry": "Restore the window's size and position at start.",
     "logging.level": "Least severe messages written to the log: DEBUG shows every attempt.",
     "endpoints": "Servers added by hand (id, kind, URL, keyring entry of the API key).",
