@@ -88,3 +88,24 @@ def test_quarantine_from_models_page_routes_around_and_release_restores(
     ask(h, qtbot=qtbot, text="Say hello again.")
     again = chat_page(h).current
     assert again is not None and again.model == small_key
+
+
+def test_a_sent_message_lists_its_conversation_at_once_and_after_a_reread(
+    harness_factory: Callable[..., AppHarness], llama_small: LlamaServer
+) -> None:
+    h = harness_factory(llama_settings(("small", llama_small.url)))
+    page = chat_page(h)
+    store = h.bridge.store
+    assert store is not None
+    before = store.list_sessions()  # a read of the store that began before the first message
+    ask(h, "Say hello to the conversations list.")
+    session = page.session_id
+    assert session is not None, "the first message created a stored conversation"
+    assert page.sessions.ids() == [session], "listed as soon as it was sent"
+    assert page.sessions.current_id() == session
+    assert page.sessions.list.item(0).text() == "Say hello to the conversations list."
+    page.sessions.set_sessions(before, page.session_id)  # ... and lands after it: no conversation lost
+    assert page.sessions.ids() == [session] and page.sessions.current_id() == session
+    page.refresh_sessions()  # read back from the store: still there, still selected, counted
+    wait_until(h.loop, lambda: "2 messages" in page.sessions.list.item(0).toolTip())
+    assert page.sessions.ids() == [session] and page.sessions.current_id() == session

@@ -274,7 +274,8 @@ class ChatPage(QWidget):
                 self.model_picker.setItemText(index, label)
                 tip = model.key
                 if model.quarantine is not None:
-                    tip += f"\nquarantined by you: {model.quarantine.reason}"
+                    why = model.quarantine.reason
+                    tip += f"\nquarantined by you: {why}" if why else "\nquarantined by you"
                 if state:
                     tip += f"\n{state}: chats pinned to it go to the fallback chain"
                 self.model_picker.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
@@ -434,6 +435,7 @@ class ChatPage(QWidget):
             self._store("assistant", self.current)
             self._make_last(self.current)
             self._update_meter()
+            self.refresh_sessions()  # this conversation moves to the top with its new message count
         elif isinstance(event, RequestFailed):
             self._store("assistant", self.current)
             if self.history and self.history[-1][0] == "user":

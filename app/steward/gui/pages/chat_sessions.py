@@ -35,7 +35,11 @@ def ask_to_delete(parent: QWidget, title: str) -> bool:
 
 
 class SessionsPanel(QWidget):
-    """Stored sessions, newest first. It only shows and asks; the chat page does the work."""
+    """Stored sessions, newest first. It only shows and asks; the chat page does the work.
+
+    A session created here is written in the background, so a read of the store that began
+    before it was written (the one at start-up, say) does not list it: such a session stays
+    listed until a read has it (`set_sessions` never drops what `add_session` showed)."""
 
     chosen = Signal(str)  # session id
     new_requested = Signal()
@@ -78,30 +82,40 @@ class SessionsPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         self._filling = False
+        self._unread: dict[str, str] = {}  # created here, not yet in a read of the store: id -> title
 
     def set_sessions(self, sessions: list[ChatSessionInfo], current: str | None) -> None:
+        """Show `sessions` (a read of the store), plus the ones created here that it missed."""
+        for info in sessions:
+            self._unread.pop(info.id, None)
         self._filling = True
         self.list.clear()
+        for session_id, title in reversed(self._unread.items()):  # newest first
+            self._add_item(session_id, title, "not saved yet", session_id == current)
         for info in sorted(sessions, key=lambda s: -s.updated):
-            item = QListWidgetItem(info.title or "Untitled")
-            item.setData(ID_ROLE, info.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             when = dt.datetime.fromtimestamp(info.updated).strftime("%Y-%m-%d %H:%M")
-            item.setToolTip(f"{info.message_count} messages · last {when}")
-            self.list.addItem(item)
-            if info.id == current:
-                self.list.setCurrentItem(item)
+            tip = f"{info.message_count} messages · last {when}"
+            self._add_item(info.id, info.title or "Untitled", tip, info.id == current)
         self._filling = False
 
     def add_session(self, session_id: str, title: str) -> None:
         """Show a session created just now at the top, selected."""
+        self._unread[session_id] = title
         self._filling = True
+        self._add_item(session_id, title, "new conversation", True, at_top=True)
+        self._filling = False
+
+    def _add_item(self, session_id: str, title: str, tip: str, current: bool, at_top: bool = False) -> None:
         item = QListWidgetItem(title)
         item.setData(ID_ROLE, session_id)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-        self.list.insertItem(0, item)
-        self.list.setCurrentItem(item)
-        self._filling = False
+        item.setToolTip(tip)
+        if at_top:
+            self.list.insertItem(0, item)
+        else:
+            self.list.addItem(item)
+        if current:
+            self.list.setCurrentItem(item)
 
     def ids(self) -> list[str]:
         return [str(self.list.item(i).data(ID_ROLE)) for i in range(self.list.count())]
@@ -125,4 +139,5 @@ class SessionsPanel(QWidget):
     def _delete(self) -> None:
         item = self.list.currentItem()
         if item is not None and self.confirm(self, item.text()):
+            self._unread.pop(str(item.data(ID_ROLE)), None)
             self.delete_requested.emit(str(item.data(ID_ROLE)))
