@@ -29,6 +29,9 @@ COLUMNS = [
 STATUS_COLUMN = COLUMNS.index("Status")
 EXIT_COLUMN = COLUMNS.index("Last exit")
 TOOLTIP_COLUMNS = {COLUMNS.index(c) for c in ("Name", "URL", "Model")}
+MAX_WIDTHS = {"Name": 150, "Status": 180, "Last exit": 170, "URL": 175, "Model": 200}
+"""The first five columns are as wide as their contents up to these widths (longer text is elided,
+in full in its tooltip), so Name, Status, Last exit, URL and Model all fit a 1024 px window."""
 STATUS_HEALTH = {
     "ready": "healthy",
     "up": "healthy",
@@ -69,15 +72,29 @@ def cells(row: ServerRow, pending: str | None = None) -> list[str]:
 
 def servers_table() -> QTableWidget:
     """The table; the columns that matter most stay in view at 1024 px (long text is elided, in
-    full in the tooltip)."""
+    full in the tooltip). Those five can be widened by hand; the others size to their contents."""
     table = read_only_table("serversTable", COLUMNS, single_selection=True)
     table.setWordWrap(False)
     table.setTextElideMode(Qt.TextElideMode.ElideRight)
     header = table.horizontalHeader()
-    for column, width in (("Name", 170), ("Status", 230), ("Last exit", 220), ("URL", 170), ("Model", 170)):
+    for column in MAX_WIDTHS:
         header.setSectionResizeMode(COLUMNS.index(column), QHeaderView.ResizeMode.Interactive)
-        table.setColumnWidth(COLUMNS.index(column), width)
+    fit_columns(table)
     return table
+
+
+def fit_columns(table: QTableWidget) -> None:
+    """Size the first five columns to their contents, each up to its MAX_WIDTHS. Only a change
+    of the fitted width is applied, so a column the user widened by hand stays as they left it
+    until its contents change."""
+    header = table.horizontalHeader()
+    for name, most in MAX_WIDTHS.items():
+        column = COLUMNS.index(name)
+        width = min(most, max(header.sectionSizeHint(column), table.sizeHintForColumn(column)))
+        key = f"fitted{column}"
+        if table.property(key) != width:
+            table.setProperty(key, width)
+            table.setColumnWidth(column, width)
 
 
 def fill(table: QTableWidget, rows: Sequence[ServerRow], pending: Mapping[str, str]) -> None:
@@ -98,3 +115,4 @@ def fill(table: QTableWidget, rows: Sequence[ServerRow], pending: Mapping[str, s
                 item.setToolTip(row.last_exit)
             elif c in TOOLTIP_COLUMNS:
                 item.setToolTip(text)
+    fit_columns(table)

@@ -4,18 +4,14 @@ release, reset, load/unload (where the server can), capability tags and the fall
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
-    QComboBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -28,6 +24,7 @@ from PySide6.QtWidgets import (
 from steward.engine.durations import duration_in_words, time_left
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
+from steward.gui.pages.model_dialogs import CapabilitiesDialog, QuarantineDialog
 from steward.gui.tables import read_only_table
 from steward.gui.theme import status_text_colour
 
@@ -45,93 +42,19 @@ COLUMNS = [
     "Loaded",
     "Capabilities",
 ]
-DURATIONS = [
-    ("Until released", None),
-    ("5 minutes", 300.0),
-    ("30 minutes", 1800.0),
-    ("2 hours", 7200.0),
-    ("1 day", 86400.0),
-]
 
 
-COMMON_TAGS = ["chat", "code", "tools", "vision", "reasoning", "long-context"]
+MODEL_MIN_WIDTH = 200
+"""The model name keeps at least this much room; columns give way (see NARROW_ORDER) before it does."""
+NARROW_ORDER = ["Loaded", "Success", "tok/s", "Failures", "Window", "Capabilities", "p50 TTFT", "Last error"]
+"""When the table is too narrow, these columns hide, first to last; every value stays in the model's
+tooltip. Model, Server, Health and Circuit always show."""
+CHAIN_WIDTH = (170, 260)
+"""The fallback chain panel's width: narrow (names elide in the middle), the table gets the rest."""
 
 
 def _fmt_s(value: float | None) -> str:
     return "—" if value is None else f"{value * 1000:.0f} ms"
-
-
-class QuarantineDialog(QDialog):
-    """Ask for a reason and a duration. The full model name is shown in the dialog (a window
-    title is cut short by most window managers) and the reason field is wide enough for its hint."""
-
-    def __init__(self, key: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Quarantine a model")
-        self.setMinimumWidth(500)  # room to breathe; a longer name wraps (it never widens past the screen)
-        self.model_label = QLabel(key)
-        self.model_label.setObjectName("quarantineModel")
-        self.model_label.setWordWrap(True)
-        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.model_label.font()
-        font.setBold(True)
-        self.model_label.setFont(font)
-        hint = QLabel(
-            "Routing skips it (chats pinned to it go to the fallback chain) until released or the time is up."
-        )
-        hint.setObjectName("hint")
-        hint.setWordWrap(True)
-        self.reason = QLineEdit()
-        self.reason.setPlaceholderText("why (shown in the dashboard and the audit trail)")
-        metrics = self.reason.fontMetrics()
-        self.reason.setMinimumWidth(metrics.horizontalAdvance(self.reason.placeholderText()) + 24)
-        self.duration = QComboBox()
-        for label, seconds in DURATIONS:
-            self.duration.addItem(label, seconds)
-        form = QFormLayout(self)
-        form.addRow(self.model_label)
-        form.addRow(hint)
-        form.addRow("Reason", self.reason)
-        form.addRow("Duration", self.duration)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-
-class CapabilitiesDialog(QDialog):
-    """Pick capability tags for one model: common ones as boxes, any others as text."""
-
-    def __init__(self, key: str, tags: list[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Capabilities of {key}")
-        self.boxes = {tag: QCheckBox(tag) for tag in COMMON_TAGS}
-        form = QFormLayout(self)
-        form.addRow(QLabel("The router prefers models whose tags match the task it guesses."))
-        for tag, box in self.boxes.items():
-            box.setChecked(tag in tags)
-            form.addRow(box)
-        self.other = QLineEdit(", ".join(t for t in tags if t not in COMMON_TAGS))
-        self.other.setPlaceholderText("more tags, comma separated (lower-case words)")
-        form.addRow("Other", self.other)
-        self.error = QLabel()
-        self.error.setObjectName("inlineError")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        form.addRow(self.error)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def tags(self) -> list[str]:
-        chosen = [tag for tag, box in self.boxes.items() if box.isChecked()]
-        extra = [t.strip() for t in self.other.text().split(",") if t.strip()]
-        return chosen + [t for t in extra if t not in chosen]
 
 
 class FallbackChainList(QListWidget):
@@ -190,11 +113,16 @@ class ModelsPage(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self.table = read_only_table("modelsTable", COLUMNS, single_selection=True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
-        # The model name takes what is left (elided, full name in its tooltip), so every column,
-        # capabilities included, stays visible without sideways scrolling.
+        # The model name takes what is left (elided in the middle, the full name in its tooltip);
+        # the other columns are as wide as their contents, and the least needed ones hide when the
+        # table is too narrow for them (fit_columns), so nothing needs sideways scrolling.
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
+        self._fitting = False
+        self.table.viewport().installEventFilter(self)  # a window or splitter resize refits the columns
         self.quarantine_button = QPushButton("Quarantine…")
         self.release_button = QPushButton("Release")
         self.reset_button = QPushButton("Reset health")
@@ -232,6 +160,10 @@ class ModelsPage(QWidget):
         chain_help.setWordWrap(True)
         chain_help.setObjectName("hint")
         chain_panel = QWidget()
+        chain_panel.setObjectName("chainPanel")
+        chain_panel.setMinimumWidth(CHAIN_WIDTH[0])
+        chain_panel.setMaximumWidth(CHAIN_WIDTH[1])
+        self.chain_list.setMinimumWidth(CHAIN_WIDTH[0])
         chain_layout = QVBoxLayout(chain_panel)
         chain_layout.setContentsMargins(0, 0, 0, 0)
         for widget in (chain_title, chain_help, self.chain_list, self.chain_error):
@@ -240,7 +172,9 @@ class ModelsPage(QWidget):
         splitter.addWidget(self.table)
         splitter.addWidget(chain_panel)
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([800, 260])
+        splitter.setStretchFactor(1, 0)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([800, CHAIN_WIDTH[0] + 20])
         layout = QVBoxLayout(self)
         layout.addLayout(actions)
         layout.addWidget(splitter, 1)
@@ -248,6 +182,43 @@ class ModelsPage(QWidget):
         self._selection_changed()
         bridge.snapshot_changed.connect(self.on_snapshot)
         bridge.settings_changed.connect(lambda _s: self._fill_chain())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize and not self._fitting:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.fit_columns()  # resized while hidden: fit to the width it has now
+
+    def fit_columns(self) -> None:
+        """Show the columns that fit beside the model name (its contents, up to MODEL_MIN_WIDTH);
+        hide the rest, NARROW_ORDER first to last. Column widths are their contents' (header
+        included), measured with every column shown (a hidden header section measures 0)."""
+        table = self.table
+        header = table.horizontalHeader()
+        self._fitting = True
+        table.setUpdatesEnabled(False)
+        try:
+            for column in range(len(COLUMNS)):
+                header.setSectionHidden(column, False)
+            widths = [max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(len(COLUMNS))]
+            available = table.viewport().width()
+            need = min(MODEL_MIN_WIDTH, widths[0]) + sum(widths[1:])
+            for name in NARROW_ORDER:
+                if need <= available:
+                    break
+                column = COLUMNS.index(name)
+                header.setSectionHidden(column, True)
+                need -= widths[column]
+        finally:
+            table.setUpdatesEnabled(True)
+            self._fitting = False
+
+    def hidden_columns(self) -> list[str]:
+        header = self.table.horizontalHeader()
+        return [name for c, name in enumerate(COLUMNS) if header.isSectionHidden(c)]
 
     def selected_key(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -319,20 +290,29 @@ class ModelsPage(QWidget):
             self._keys = keys
             self._fill_chain()
         self.table.setRowCount(len(snapshot.models))
+        changed = False
         for row, model in enumerate(snapshot.models):
-            for col, text in enumerate(self._cells(model)):
+            cells = self._cells(model)
+            for col, text in enumerate(cells):
                 item = self.table.item(row, col)
                 if item is None:
                     item = QTableWidgetItem()
                     self.table.setItem(row, col, item)
-                item.setText(text)
+                if item.text() != text:
+                    item.setText(text)
+                    changed = True
                 if col == 0:
-                    item.setToolTip(model.key)
+                    details = "\n".join(
+                        f"{name}: {value}" for name, value in zip(COLUMNS[1:], cells[1:], strict=False)
+                    )
+                    item.setToolTip(f"{model.key}\n{details}")
                 if col == 2:
                     item.setForeground(status_text_colour(model.health))
                     item.setToolTip(model.health_reason)
                 if col == 5 and model.last_error_detail:
                     item.setToolTip(model.last_error_detail)
+        if changed:
+            self.fit_columns()
         if selected is not None:
             self.select(selected)
         self._selection_changed()
