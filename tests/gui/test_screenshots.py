@@ -8,22 +8,39 @@ import asyncio
 import re
 from pathlib import Path
 
-from PySide6.QtGui import QImage
+import pytest
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QMainWindow
 
 from steward.desktop import desktop_factory
+from steward.gui.main_window import MainWindow
+from steward.gui.pages.gateway import GatewayPage
 from steward.gui.screenshots import SIZES, THEMES, capture
 from steward.runtime import RuntimeOptions
 from tests.gui.conftest import keep_running, llama_settings
-from tests.support.llama import LlamaServer
+from tests.support.llama import LlamaServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = ["dashboard", "chat", "models", "servers", "hardware", "settings", "events", "gateway"]
 
 
 def test_every_page_in_both_themes_and_both_sizes(
-    qloop: asyncio.AbstractEventLoop, llama_small: LlamaServer, tmp_path: Path
+    qloop: asyncio.AbstractEventLoop,
+    llama_small: LlamaServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    factory = desktop_factory(RuntimeOptions(settings=llama_settings(("small", llama_small.url)), store=True))
+    settings = llama_settings(("small", llama_small.url)).with_changes("gateway.port", free_port())
+    factory = desktop_factory(RuntimeOptions(settings=settings, store=True))
+    grabbed: list[tuple[str, bool, int]] = []  # page, welcome panel shown, gateway requests listed
+
+    def grab(window: MainWindow) -> QPixmap:
+        gateway = window.pages["gateway"]
+        assert isinstance(gateway, GatewayPage)
+        grabbed.append((window.current_page_name(), window.first_run.isVisible(), gateway.table.rowCount()))
+        return QMainWindow.grab(window)
+
+    monkeypatch.setattr(MainWindow, "grab", grab)
     asyncio.events._set_running_loop(None)
     try:
         written = qloop.run_until_complete(capture(tmp_path, factory, settle_s=0.1))
@@ -39,6 +56,12 @@ def test_every_page_in_both_themes_and_both_sizes(
         assert (image.width(), image.height()) == want, path.name
     dark, light = QImage(str(tmp_path / "settings-dark-1024x700.png")), QImage(str(tmp_path / "settings.png"))
     assert dark.pixelColor(5, 5).lightness() < 100 < light.pixelColor(5, 5).lightness()
+    assert len(grabbed) == len(PAGES) * len(THEMES) * len(SIZES)
+    welcome = {page for page, shown, _ in grabbed if shown}
+    assert welcome == {"dashboard"}, "the first-run panel on the dashboard pictures only"
+    assert all(rows >= 1 for page, _, rows in grabbed if page == "gateway"), (
+        "a real request went through the gateway before the Gateway page was captured"
+    )
 
 
 def test_readme_and_metainfo_show_screenshots_that_make_screenshots_writes() -> None:

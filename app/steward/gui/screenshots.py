@@ -1,11 +1,12 @@
 """The screenshots `make screenshots` writes (via `python -m steward.screenshots OUTDIR`): start the
-REAL app with the embedded servers, send one real chat, and write every page in the light and the
-dark theme at 1024x700 and 1600x1000 (dashboard-light-1024x700.png, chat-dark-1600x1000.png, ...),
+REAL app with the embedded servers, send one real chat (and one real request through the hosted
+gateway, so its page lists it), and write every page in the light and the dark theme at 1024x700 and 1600x1000 (dashboard-light-1024x700.png, chat-dark-1600x1000.png, ...),
 plus <page>.png (light, 1600x1000) for the README's hero image and the AppStream metadata.
 
 Config, data and logs go to a temporary directory so the user's settings and history are untouched;
 the cache (the built llama-server) is shared so nothing is rebuilt. Runs offscreen unless a display
-platform was asked for.
+platform was asked for. The first-run panel shows on the dashboard pictures only, so every other
+page shows its own content.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from steward.gui.bridge import ServiceFactory
+    from steward.gui.bridge import Bridge, ServiceFactory
 
 PROMPT = "In two short sentences: why do local LLM servers need a watchdog?"
+GATEWAY_PROMPT = "Name one reason to run a language model locally."
 SIZES = ((1024, 700), (1600, 1000))
 THEMES = ("light", "dark")
 HERO = ("light", (1600, 1000))  # <page>.png, referenced by README.md and the metainfo
@@ -40,6 +42,29 @@ async def _wait(predicate: Callable[[], object], timeout: float, what: str) -> N
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+async def ask_gateway(bridge: Bridge, client: str = "screenshots/1") -> bool:
+    """Send one real chat request through the hosted gateway (with its token) and wait until the
+    Gateway page's list has it; False when no gateway runs (not hosted, off, or its port taken)."""
+    import httpx
+
+    service = bridge.service
+    if service is None:
+        return False
+    status = await service.gateway_status()
+    if not status.running:
+        print(f"note: no gateway request in the pictures ({status.error or 'the gateway is not running'})")
+        return False
+    headers = {"User-Agent": client}
+    if service.settings.gateway.require_token:
+        headers["Authorization"] = f"Bearer {(await service.gateway_token.get()).value}"
+    body = {"model": "auto", "messages": [{"role": "user", "content": GATEWAY_PROMPT}], "max_tokens": 32}
+    async with httpx.AsyncClient(timeout=120) as http:
+        response = await http.post(f"{status.url}/v1/chat/completions", headers=headers, json=body)
+    response.raise_for_status()
+    await _wait(lambda: bridge.recent_gateway_requests(), 10, "the gateway request to be listed")
+    return True
 
 
 def file_name(page: str, theme: str, size: tuple[int, int]) -> str:
@@ -100,15 +125,23 @@ async def capture(
         if chat.current is not None and chat.current.chain:
             chat.current.badge.setChecked(True)  # show the attempt chain in the picture
         chat.input.setPlainText("And what does Steward do when one of them stops answering?")
+        await ask_gateway(bridge)
         await asyncio.sleep(
             2 * settle_s
         )  # a few snapshot ticks so cards, charts and the status bar are current
+        welcome = window.first_run.isVisible()
         for theme in themes:
             apply_theme(app, theme)
             for size in sizes:
                 window.resize(*size)
                 for name in window.pages:
+                    # The welcome panel (shown on a first run) on the dashboard only: the other
+                    # pages show what they hold, as they do once a user has dismissed it.
+                    window.first_run.setVisible(welcome and name == "dashboard")
                     window.show_page(name)
+                    focused = app.focusWidget()
+                    if focused is not None:  # no focus ring on whatever the panel's hiding left focused
+                        focused.clearFocus()
                     await asyncio.sleep(settle_s)  # the loop keeps running Qt: layouts settle, charts redraw
                     picture = window.grab()
                     if picture.size().toTuple() != size:  # a page's minimum size won: say so, keep it

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -163,6 +163,11 @@ class GatewayPage(QWidget):
             self.bridge.regenerate_gateway_token()
 
     # --- recent requests -------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Opening the page lists the latest requests at once, not on the next timer tick."""
+        super().showEvent(event)
+        self.refresh_requests()
 
     def refresh_requests(self) -> None:
         if not self.isVisible():
