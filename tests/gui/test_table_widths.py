@@ -66,6 +66,11 @@ def test_models_table_gives_the_name_the_room_without_a_sideways_scroll_bar(
     chain = page.chain_list.parentWidget()
     assert chain is not None and CHAIN_WIDTH[0] <= chain.width() <= CHAIN_WIDTH[1]
     assert table.width() > 2 * chain.width(), "the table, not the chain panel, gets the width"
+    first = page.chain_list.item(0)
+    server, _, model = page.chain_list.keys()[0].partition("/")
+    assert first.text() == f"{server} · {model}" and first.toolTip() == page.chain_list.keys()[0], (
+        "the server first (it tells two copies of a model apart when the name is cut), the key as tooltip"
+    )
 
     h.window.resize(1600, 1000)  # a large window shows every column again
     wait_until(h.loop, lambda: not page.hidden_columns())

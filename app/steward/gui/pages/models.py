@@ -44,6 +44,7 @@ COLUMNS = [
 ]
 
 
+KEY_ROLE = Qt.ItemDataRole.UserRole
 MODEL_MIN_WIDTH = 200
 """The model name keeps at least this much room; columns give way (see NARROW_ORDER) before it does."""
 NARROW_ORDER = ["Loaded", "Success", "tok/s", "Failures", "Window", "Capabilities", "p50 TTFT", "Last error"]
@@ -66,7 +67,9 @@ class FallbackChainList(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # "server · model", cut at the end: in a narrow panel the server, which tells two copies of
+        # one model apart, stays readable (the full key is the tooltip).
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._on_change = on_change
         self._filling = False
         self.model().rowsMoved.connect(self._changed)
@@ -80,7 +83,9 @@ class FallbackChainList(QListWidget):
         self.clear()
         ordered = [k for k in chain if k in keys] + [k for k in keys if k not in chain]
         for key in ordered:
-            item = QListWidgetItem(key)
+            server, _, model = key.partition("/")
+            item = QListWidgetItem(f"{server} · {model}" if model else key)
+            item.setData(KEY_ROLE, key)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
             item.setCheckState(Qt.CheckState.Checked if key in chain else Qt.CheckState.Unchecked)
             item.setToolTip(key)
@@ -88,11 +93,11 @@ class FallbackChainList(QListWidget):
         self._filling = False
 
     def keys(self) -> list[str]:
-        return [self.item(i).text() for i in range(self.count())]
+        return [str(self.item(i).data(KEY_ROLE)) for i in range(self.count())]
 
     def chain(self) -> list[str]:
         return [
-            self.item(i).text()
+            str(self.item(i).data(KEY_ROLE))
             for i in range(self.count())
             if self.item(i).checkState() == Qt.CheckState.Checked
         ]
