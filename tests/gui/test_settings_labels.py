@@ -8,29 +8,15 @@ import enum
 from collections.abc import Callable
 from typing import Literal, get_args, get_origin
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from steward.config import Settings
 from steward.config.app_groups import PAGE_NAMES
 from steward.config.patch import strip_annotation
-from steward.gui.pages.settings import SettingsPage
 from steward.gui.settings_fields import build_groups
-from tests.gui.conftest import AppHarness, llama_settings, wait_until
+from tests.gui.conftest import AppHarness, llama_settings
+from tests.gui.test_settings_page import settings_page, spin
 from tests.support.llama import LlamaServer
-
-
-def settings_page(h: AppHarness) -> SettingsPage:
-    page = h.window.pages["settings"]
-    assert isinstance(page, SettingsPage)
-    h.window.show_page("settings")
-    wait_until(h.loop, page.isEnabled)
-    return page
-
-
-def number_box(page: SettingsPage, path: str) -> QSpinBox | QDoubleSpinBox:
-    widget = page.editor(path).widget
-    assert isinstance(widget, QSpinBox | QDoubleSpinBox)
-    return widget
 
 
 def test_cross_field_and_field_problems_are_all_counted_named_by_label_and_marked(
@@ -39,10 +25,10 @@ def test_cross_field_and_field_problems_are_all_counted_named_by_label_and_marke
     h = harness_factory(llama_settings(("small", llama_small.url)))
     page = settings_page(h)
     page.show_group("reliability")
-    number_box(page, "breaker.reset_timeout_s").setValue(500.0)
-    number_box(page, "breaker.max_reset_timeout_s").setValue(300.0)
-    number_box(page, "breaker.failure_threshold").setValue(0)  # a field problem in the same group
-    number_box(page, "timeouts.connect_s").setValue(-1.0)  # and one in another group
+    spin(page, "breaker.reset_timeout_s").setValue(500.0)
+    spin(page, "breaker.max_reset_timeout_s").setValue(300.0)
+    spin(page, "breaker.failure_threshold").setValue(0)  # a field problem in the same group
+    spin(page, "timeouts.connect_s").setValue(-1.0)  # and one in another group
 
     group_error = page.group_errors["reliability"]
     assert group_error.isVisible()
@@ -63,12 +49,12 @@ def test_cross_field_and_field_problems_are_all_counted_named_by_label_and_marke
     assert page.editor("breaker.failure_threshold").marked
     assert not page.editor("breaker.success_threshold").marked
 
-    number_box(page, "breaker.max_reset_timeout_s").setValue(600.0)  # the rule holds again
+    spin(page, "breaker.max_reset_timeout_s").setValue(600.0)  # the rule holds again
     assert not cap.marked and not base.marked and cap.frame.property("tone") == ""
     assert not cap.error_label.isVisibleTo(page) and not group_error.isVisibleTo(page)
     assert "2 problems" in page.status.text()
-    number_box(page, "breaker.failure_threshold").setValue(3)
-    number_box(page, "timeouts.connect_s").setValue(2.0)
+    spin(page, "breaker.failure_threshold").setValue(3)
+    spin(page, "timeouts.connect_s").setValue(2.0)
     assert "problem" not in page.status.text() and page.apply_button.isEnabled()
 
 

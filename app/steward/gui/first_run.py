@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from steward.config.settings_file import FILE_NAME
 from steward.gui.bridge import Bridge
-from steward.gui.status_bar import ElidedLabel
+from steward.gui.elided import ElidedLabel
 from steward.paths import config_dir
 
 DISMISSED_KEY = "first_run/dismissed"

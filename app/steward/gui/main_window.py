@@ -26,6 +26,7 @@ from steward.config import Settings
 from steward.engine.events import EngineEvent, Quarantined, Released
 from steward.engine.snapshot import EngineSnapshot
 from steward.gui.bridge import Bridge
+from steward.gui.elided import ElidedLabel
 from steward.gui.first_run import FirstRunPanel, show_at_start
 from steward.gui.focus import focus_stylesheet
 from steward.gui.help_dialog import ShortcutsDialog
@@ -37,7 +38,6 @@ from steward.gui.pages.hardware import HardwarePage
 from steward.gui.pages.models import ModelsPage
 from steward.gui.pages.servers import ServersPage
 from steward.gui.pages.settings import SettingsPage
-from steward.gui.status_bar import ElidedLabel
 from steward.gui.theme import health_colour
 from steward.paths import config_dir
 

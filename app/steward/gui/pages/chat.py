@@ -27,9 +27,10 @@ from steward.engine.durations import duration_in_words, time_left
 from steward.engine.events import AttemptStarted, Completed, EngineEvent, RequestFailed, Token
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
+from steward.gui.elided import ElidedLabel
 from steward.gui.pages.chat_message import MessageView
 from steward.gui.pages.chat_sessions import SessionsPanel
-from steward.gui.pages.chat_widgets import ElidedLabel, ElidingComboBox
+from steward.gui.pages.chat_widgets import ElidingComboBox
 from steward.store import ChatMessage as StoredMessage
 from steward.store import ChatSession
 
