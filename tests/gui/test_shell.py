@@ -261,3 +261,28 @@ def test_default_size_uses_the_screen_and_a_restored_window_lands_on_a_visible_s
     assert screen.intersects(geometry) and screen.contains(geometry.topLeft()), (geometry, screen)
     assert isinstance(state.value("geometry"), QByteArray)
     again.deleteLater()
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_remember_window_size_decides_whether_the_size_is_kept(
+    harness_factory: Callable[..., AppHarness], llama_small: LlamaServer, remember: bool
+) -> None:
+    """Settings › Appearance › Remember window size: on, closing keeps the geometry for the next
+    start; off, it is forgotten (the next start uses the default size)."""
+    settings = llama_settings(("small", llama_small.url))
+    settings = settings.model_copy(
+        update={"ui": settings.ui.model_copy(update={"remember_geometry": remember})}
+    )
+    h = harness_factory(settings)
+    wait_until(h.loop, lambda: h.bridge.settings is not None)
+    state = ui_state()
+    state.setValue("geometry", QByteArray(b"an older size"))
+    state.sync()
+    h.window.resize(900, 640)
+    h.window.close()
+    state.sync()
+    kept = state.value("geometry")
+    if remember:
+        assert isinstance(kept, QByteArray) and kept != QByteArray(b"an older size")
+    else:
+        assert kept is None, "the size is not kept when remembering is off"

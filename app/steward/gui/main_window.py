@@ -325,7 +325,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         state = ui_state()
-        state.setValue("geometry", self.saveGeometry())
+        settings = self.bridge.settings
+        if settings is None or settings.ui.remember_geometry:
+            state.setValue("geometry", self.saveGeometry())
+        else:  # Settings › Appearance › Remember window size is off: the next start uses the default size
+            state.remove("geometry")
         super().closeEvent(event)
 
 
