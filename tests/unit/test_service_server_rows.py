@@ -23,3 +23,19 @@ from steward.service.server_rows import status_words
 )
 def test_status_words(state: str, detail: str, said: str) -> None:
     assert status_words(state, detail) == said
+
+
+@pytest.mark.parametrize(
+    ("source", "url", "where"),
+    [
+        ("configured", "http://192.168.1.20:11434", "local network"),
+        ("configured", "https://api.example.com/v1", "remote"),
+        ("discovered", "http://127.0.0.1:11434", "this computer"),
+        ("managed", "—", "this computer"),  # a managed server that has no port yet
+    ],
+)
+def test_a_row_says_where_its_server_is(source: str, url: str, where: str) -> None:
+    from steward.service.server_rows import ServerRow
+
+    row = ServerRow(name="s", kind="llamacpp", source=source, url=url, status="up")
+    assert row.reach == where

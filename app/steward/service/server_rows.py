@@ -13,6 +13,7 @@ from pathlib import PurePath
 from steward.engine.snapshot import ModelSnapshot, ServerSnapshot
 from steward.servers.discovery import KnownServer
 from steward.servers.managed import ServerStatus
+from steward.servers.reach import WORDS, reach_of
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class ServerRow:
     @property
     def managed(self) -> bool:
         return self.source == "managed"
+
+    @property
+    def reach(self) -> str:
+        """Where the server is, in words: "this computer", "local network" or "remote" (from its
+        address alone; servers Steward runs are always on this computer)."""
+        return WORDS["loopback"] if self.managed else WORDS[reach_of(self.url)]
 
     @property
     def status_text(self) -> str:
