@@ -133,8 +133,6 @@ class _AiohttpResponse:
         while True:
             try:
                 piece = await content.readany()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 raise _as_httpx(exc, "while reading the answer") from exc
             if not piece:
@@ -144,8 +142,6 @@ class _AiohttpResponse:
     async def read(self) -> bytes:
         try:
             return await self.response.read()
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             raise _as_httpx(exc, "while reading the answer") from exc
 
@@ -216,8 +212,6 @@ class AiohttpStreams:
                 trace_request_ctx=mark,
                 allow_redirects=False,
             )
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             raise _stale_or(_as_httpx(exc, "before any answer"), mark) from exc
         try:
