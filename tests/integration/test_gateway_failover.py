@@ -209,7 +209,7 @@ async def test_every_queue_full_is_429_with_retry_after(
         context={"max_reply_tokens": 200},
     )
     async with serving(tmp_path, settings) as gw:
-        body = {"messages": STORY, "stream": True}
+        body = {"messages": STORY, "stream": True, "temperature": 0}  # 200 tokens: busy for seconds
         async with gw.client() as client, client.stream("POST", "/v1/chat/completions", json=body) as busy:
             assert busy.status_code == 200
             async with gw.client() as other:
