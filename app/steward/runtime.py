@@ -38,6 +38,7 @@ from steward.servers.discovery import DiscoveredServer, KnownServer, discover, m
 from steward.servers.events import ServerAppeared, ServerDisappeared, ServerState
 from steward.servers.managed import ServerStatus
 from steward.servers.profiles import ProfileError, ServerProfile, profile_from_config
+from steward.servers.reach import connect_limit
 from steward.servers.supervisor import Supervisor
 from steward.store import Store, open_store
 
@@ -240,7 +241,7 @@ class Runtime:
                     endpoint.id,
                     endpoint.base_url,
                     api_key=key,
-                    connect_s=t.connect_s,
+                    connect_s=connect_limit(endpoint.base_url, t.connect_s, t.remote_connect_s),
                     stall_s=t.probe_s,
                     aux_s=t.probe_s,
                 )
@@ -278,7 +279,7 @@ class Runtime:
             server_id,
             base_url,
             api_key=api_key,
-            connect_s=t.connect_s,
+            connect_s=connect_limit(base_url, t.connect_s, t.remote_connect_s),
             stall_s=http_read_timeout(t),
             aux_s=t.probe_s,
         )
@@ -330,8 +331,11 @@ class Runtime:
         self.engine.set_fallback_chain(settings.routing.fallback_chain)
         await self._apply_capabilities()
         t = settings.timeouts
+        urls = {server.id: server.base_url for server in self.known}
         for backend in self.engine.backends():
-            configure_backend(backend, connect_s=t.connect_s, stall_s=http_read_timeout(t), aux_s=t.probe_s)
+            url = urls.get(backend.server_id, "")
+            connect_s = connect_limit(url, t.connect_s, t.remote_connect_s) if url else t.connect_s
+            configure_backend(backend, connect_s=connect_s, stall_s=http_read_timeout(t), aux_s=t.probe_s)
         if save:
             await asyncio.to_thread(self.settings_file.save, settings)
 

@@ -202,3 +202,15 @@ def test_managed_servers_come_first_and_hide_their_discovered_twin() -> None:
     merged = merge_servers(discovered, [], managed=managed)
 
     assert [(k.id, k.source) for k in merged] == [("embedded-small", "managed")]
+
+
+async def test_discovery_asks_only_this_computer() -> None:
+    """Issue 15 item 6: nothing but loopback is probed unless the user added the address."""
+    hosts: set[str] = set()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        hosts.add(request.url.host)
+        raise httpx.ConnectError("connection refused", request=request)
+
+    await discover([11434, 8080, 1234, 8000], transport=httpx.MockTransport(handle))
+    assert hosts == {"127.0.0.1"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from steward.servers.reach import reach_of
+from steward.servers.reach import connect_limit, reach_of
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,18 @@ from steward.servers.reach import reach_of
 )
 def test_reach_is_read_from_the_address(url: str, reach: str) -> None:
     assert reach_of(url) == reach
+
+
+@pytest.mark.parametrize(
+    ("url", "limit"),
+    [
+        ("http://127.0.0.1:8080", 3.0),
+        ("http://localhost:11434", 3.0),
+        ("http://[::1]:8080", 3.0),
+        ("http://192.168.1.20:11434", 10.0),
+        ("http://gpu-box:8080", 10.0),
+        ("https://api.example.com/v1", 10.0),
+    ],
+)
+def test_servers_off_this_computer_get_the_longer_connect_limit(url: str, limit: float) -> None:
+    assert connect_limit(url, local_s=3.0, remote_s=10.0) == limit

@@ -77,6 +77,10 @@ class TimeoutsConfig(SettingsGroup):
     """Per-attempt and per-request time limits (all must be > 0: a zero limit fails every call)."""
 
     connect_s: PositiveSeconds = Field(default=_T.connect_s, description="TCP connect limit.")
+    remote_connect_s: PositiveSeconds = Field(
+        default=_T.remote_connect_s,
+        description="TCP connect limit for servers on the local network or remote (not this computer).",
+    )
     probe_s: PositiveSeconds = Field(
         default=_T.probe_s,
         description="Limit for each auxiliary call: model list, context window, token count, health probe.",

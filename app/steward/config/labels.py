@@ -14,6 +14,7 @@ import math
 LABELS: dict[str, str] = {
     "strategy": "Strategy",
     "timeouts.connect_s": "Connect timeout",
+    "timeouts.remote_connect_s": "Connect timeout (network servers)",
     "timeouts.first_token_s": "First-token timeout",
     "timeouts.stall_s": "Stall timeout",
     "timeouts.total_s": "Attempt timeout",

@@ -38,6 +38,8 @@ class BreakerSettings:
 @dataclass(frozen=True)
 class TimeoutSettings:
     connect_s: float = 3.0
+    remote_connect_s: float = 10.0
+    """Connect limit for servers on the local network or further (Wi-Fi, VPN, a GPU box waking up)."""
     probe_s: float = 2.0
     """Bound of each auxiliary call (model list, window, token count, health probe)."""
     first_token_s: float = 20.0

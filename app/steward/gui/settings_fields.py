@@ -127,7 +127,9 @@ SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
 
 # Help for fields whose model gives no description: what the value does.
 HELP: dict[str, str] = {
-    "timeouts.connect_s": "How long opening the connection to a server may take.",
+    "timeouts.connect_s": "How long opening the connection to a server on this computer may take.",
+    "timeouts.remote_connect_s": "How long opening the connection to a server on the local network or "
+    "further away may take (Wi-Fi, VPN and a sleeping GPU box are slower to answer).",
     "retry.max_retries_same_model": "How often a failed attempt is repeated on the same model before "
     "falling back to another.",
     "retry.max_fallbacks": "How many other models are tried after the first one fails.",

@@ -157,10 +157,11 @@ async def identify(client: httpx.AsyncClient, base_url: str, port: int) -> Disco
 
 
 def make_probe_client(
-    timeout_s: float = 1.0, transport: httpx.AsyncBaseTransport | None = None
+    timeout_s: float = 1.0, transport: httpx.AsyncBaseTransport | None = None, connect_s: float | None = None
 ) -> httpx.AsyncClient:
-    """An httpx client for probing: short connect timeout, no proxies from the environment."""
-    timeout = httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s))
+    """An httpx client for probing: short connect timeout (loopback answers or refuses at once;
+    pass `connect_s` for a server elsewhere), no proxies from the environment."""
+    timeout = httpx.Timeout(timeout_s, connect=connect_s or min(CONNECT_TIMEOUT_S, timeout_s))
     return httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False)
 
 

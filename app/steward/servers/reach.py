@@ -47,3 +47,10 @@ def reach_of(url: str) -> Reach:
     if address.is_private or address.is_link_local or address in _CGNAT:
         return "lan"
     return "remote"
+
+
+def connect_limit(url: str, local_s: float, remote_s: float) -> float:
+    """The connect timeout for the server at `url`: `local_s` on this computer, `remote_s` for a
+    server on the local network or further away (a LAN box on Wi-Fi or VPN needs longer than
+    loopback; a dead loopback port refuses at once anyway)."""
+    return local_s if reach_of(url) == "loopback" else remote_s

@@ -21,7 +21,8 @@ from steward.config import SecretsUnavailable, Settings
 from steward.engine.failures import BackendError, FailureKind, policy_for
 from steward.engine.types import ServerState
 from steward.runtime import Runtime
-from steward.servers.discovery import DiscoveredServer, identify, make_probe_client
+from steward.servers.discovery import CONNECT_TIMEOUT_S, DiscoveredServer, identify, make_probe_client
+from steward.servers.reach import connect_limit
 
 if TYPE_CHECKING:
     from steward.service.service import Applied
@@ -166,9 +167,11 @@ class EndpointActions:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             return None
-        timeout = self._runtime.settings.timeouts.probe_s
+        t = self._runtime.settings.timeouts
+        connect_s = connect_limit(url, min(t.probe_s, CONNECT_TIMEOUT_S), t.remote_connect_s)
+        timeout = t.probe_s + connect_s
         try:
-            async with make_probe_client(timeout) as client, asyncio.timeout(timeout):
+            async with make_probe_client(t.probe_s, connect_s=connect_s) as client, asyncio.timeout(timeout):
                 return await identify(client, url.rstrip("/").removesuffix("/v1"), port)
         except (TimeoutError, OSError, httpx.HTTPError):
             return None
@@ -181,7 +184,7 @@ class EndpointActions:
                 "test",
                 url,
                 api_key=api_key or None,
-                connect_s=t.connect_s,
+                connect_s=connect_limit(url, t.connect_s, t.remote_connect_s),
                 stall_s=t.probe_s,
                 aux_s=t.probe_s,
             )
