@@ -57,6 +57,21 @@ def _parser() -> argparse.ArgumentParser:
         help="listen port (default: gateway.port, 11480; 0: any free port)",
     )
 
+    compare = sub.add_parser(
+        "compare", help="A/B: the same prompts to two models, interleaved, with significance tests"
+    )
+    compare.add_argument("a", help="model A, as 'server/model'")
+    compare.add_argument("b", help="model B (may be A again with another --temperature-b)")
+    compare.add_argument(
+        "--prompts", type=Path, default=None, help="a file: one prompt per line, or a JSON list"
+    )
+    compare.add_argument("--runs", type=int, default=5, help="runs of every prompt per model (default 5)")
+    compare.add_argument("--max-tokens", type=int, default=64, help="longest reply per run (default 64)")
+    compare.add_argument("--temperature-a", type=float, default=None)
+    compare.add_argument("--temperature-b", type=float, default=None)
+    compare.add_argument("--json", action="store_true", help="the whole result as one JSON object")
+    compare.add_argument("--no-embedded", action="store_true", help="do not start the embedded servers")
+
     runtime = sub.add_parser("runtime", help="the embedded llama-server runtime")
     runtime.add_argument("action", choices=["install", "path", "check"])
     return parser
@@ -102,6 +117,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from steward.serve_cli import run_serve
 
         return asyncio.run(run_serve(host=args.host, port=args.port))
+    if args.command == "compare":
+        from steward.lab_cli import run_compare
+
+        return asyncio.run(
+            run_compare(
+                args.a,
+                args.b,
+                prompts_file=args.prompts,
+                runs=args.runs,
+                max_tokens=args.max_tokens,
+                temperature_a=args.temperature_a,
+                temperature_b=args.temperature_b,
+                as_json=args.json,
+                embedded=not args.no_embedded,
+            )
+        )
     if args.command == "runtime":
         return _runtime(args.action)
     return 2

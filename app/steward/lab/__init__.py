@@ -1,0 +1,1 @@
+"""The Lab: failover drill, SLOs and drift, A/B comparison (Qt-free, on the application service)."""
