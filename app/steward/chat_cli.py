@@ -8,20 +8,8 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from steward.engine.events import (
-    AttemptFailed,
-    AttemptStarted,
-    CandidateSkipped,
-    Completed,
-    ContextFitted,
-    EngineEvent,
-    FallbackChosen,
-    PartialAbandoned,
-    RequestFailed,
-    RequestStarted,
-    Token,
-    TruncationSuspected,
-)
+from steward.engine.chain_text import chain_line
+from steward.engine.events import Completed, PartialAbandoned, RequestStarted, Token
 from steward.runtime import RuntimeOptions
 from steward.service import StewardService
 
@@ -62,34 +50,6 @@ def read_prompt(arg: str | None, file: Path | None, stdin: BinaryIO) -> str:
     if arg is None:
         raise PromptError("no question: give it as an argument, as '-' (standard input) or with --file PATH")
     return arg
-
-
-def chain_line(event: EngineEvent) -> str | None:
-    """One line of the printed attempt chain, or None for events not part of it."""
-    if isinstance(event, AttemptStarted):
-        return f"  → {event.model}: started ({event.reason})"
-    if isinstance(event, AttemptFailed):
-        return f"  ✗ {event.model}: {event.kind.value} after {event.elapsed_s:.2f} s — {event.detail}"
-    if isinstance(event, PartialAbandoned):
-        return f"  ⌫ {event.model}: abandoned {len(event.text)} characters of partial answer"
-    if isinstance(event, FallbackChosen):
-        return f"  ↪ fallback to {event.model}"
-    if isinstance(event, CandidateSkipped):
-        return f"  ⤼ {event.model}: skipped ({event.reason})"
-    if isinstance(event, ContextFitted):
-        return (
-            f"  ✂ {event.model}: {event.dropped_messages} message(s) dropped to fit {event.window} tokens "
-            f"({event.tokens_before} → {event.tokens_after}, {event.policy})"
-        )
-    if isinstance(event, TruncationSuspected):
-        reported, sent = event.reported_tokens, event.expected_tokens
-        return f"  ⚠ {event.model}: server reported {reported} prompt tokens, {sent} sent"
-    if isinstance(event, Completed):
-        line = f"  ✓ {event.model}: answered in {event.total_s:.2f} s (first token {event.ttft_s or 0:.2f} s)"
-        return line + (f"; {event.note}" if event.note else "")
-    if isinstance(event, RequestFailed):
-        return f"  ✗ no answer: {event.detail}"
-    return None
 
 
 async def run_chat(

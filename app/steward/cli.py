@@ -72,6 +72,24 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="the whole result as one JSON object")
     compare.add_argument("--no-embedded", action="store_true", help="do not start the embedded servers")
 
+    drill = sub.add_parser(
+        "drill", help="failover drill: fail each model in turn (drill traffic only), see who answers"
+    )
+    drill.add_argument(
+        "--model", action="append", default=None, help="a model to fail (repeatable; default: the chain)"
+    )
+    drill.add_argument(
+        "--fault",
+        action="append",
+        default=None,
+        help="refused, hang, cut, error_200, garbage, loop or trickle (repeatable; default: all)",
+    )
+    drill.add_argument(
+        "--recover-limit", type=float, default=60.0, help="longest wait for a model to come back (s)"
+    )
+    drill.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    drill.add_argument("--no-embedded", action="store_true", help="do not start the embedded servers")
+
     runtime = sub.add_parser("runtime", help="the embedded llama-server runtime")
     runtime.add_argument("action", choices=["install", "path", "check"])
     return parser
@@ -129,6 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_tokens=args.max_tokens,
                 temperature_a=args.temperature_a,
                 temperature_b=args.temperature_b,
+                as_json=args.json,
+                embedded=not args.no_embedded,
+            )
+        )
+    if args.command == "drill":
+        from steward.lab_cli import run_drill_cli
+
+        return asyncio.run(
+            run_drill_cli(
+                models=args.model,
+                faults=args.fault,
+                recover_limit_s=args.recover_limit,
                 as_json=args.json,
                 embedded=not args.no_embedded,
             )

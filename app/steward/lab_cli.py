@@ -1,4 +1,4 @@
-"""`steward compare A B`: the Lab's A/B comparison, headless, through the application service.
+"""`steward compare A B` and `steward drill`: the Lab, headless, through the application service.
 
 Progress goes to stderr, the verdict and the table to stdout (or one JSON object with `--json`);
 every result is also kept as JSON in the Lab's folder (`<data dir>/lab/`), whose path is printed.
@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from steward.backends.faults import FaultKind
 from steward.lab.compare import DEFAULT_PROMPTS, ComparisonResult, Run, Side, run_comparison
+from steward.lab.drill import ScenarioResult, choose_targets, run_drill
 from steward.lab.stats import MetricComparison
 from steward.lab.verdict import p_text, percent
 from steward.paths import data_dir
@@ -152,3 +154,67 @@ async def run_compare(
     out.write(f"{len(prompts)} prompts × {runs} runs each, interleaved, fallbacks off\n\n")
     out.write("\n".join(result.verdict) + "\n\n" + "\n".join(table(result)) + f"\n\nsaved to {path}\n")
     return 0
+
+
+async def run_drill_cli(
+    *,
+    models: list[str] | None,
+    faults: list[str] | None,
+    recover_limit_s: float,
+    as_json: bool,
+    embedded: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    options: RuntimeOptions | None = None,
+    save_to: Path | None = None,
+) -> int:
+    """`steward drill`: exit 0 when the setup kept answering in every scenario, 1 when it did not,
+    2 for a mistake in the command."""
+    try:
+        kinds = [FaultKind(f) for f in faults] if faults else list(FaultKind)
+    except ValueError:
+        names = ", ".join(k.value for k in FaultKind)
+        print(f"steward drill: unknown fault in {', '.join(faults or [])}; known faults: {names}", file=err)
+        return 2
+    opts = options or RuntimeOptions(embedded=embedded, health_monitor=False, recover_settings=False)
+    service = await StewardService.start(opts)
+    try:
+        known = sorted(m.key for m in service.snapshot().models)
+        routing = service.settings.routing
+        targets = models or choose_targets(routing.fallback_chain, routing.default_model, known)
+        unknown = [key for key in targets if key not in known]
+        if unknown or not targets:
+            shown = ", ".join(known) or "none (is a server running?)"
+            print(
+                f"steward drill: unknown model {', '.join(unknown) or '(none)'}; known models: {shown}",
+                file=err,
+            )
+            return 2
+        print(f"drill: {len(kinds)} faults × {', '.join(targets)}", file=err, flush=True)
+
+        def progress(done: int, total: int, scenario: ScenarioResult) -> None:
+            print(f"[{done}/{total}] {scenario.verdict}", file=err, flush=True)
+
+        async with service.drill_engine() as host:
+            report = await run_drill(
+                host, targets, kinds, recover_limit_s=recover_limit_s, on_progress=progress
+            )
+    finally:
+        await service.stop()
+    path = report.save(save_to or data_dir() / "lab")
+    if as_json:
+        out.write(json.dumps({**report.to_json(), "saved_to": str(path)}) + "\n")
+    else:
+        out.write(report.summary() + "\n\n")
+        for scenario in report.scenarios:
+            out.write(("✓ " if scenario.answered else "✗ ") + scenario.verdict + "\n")
+            for line in scenario.chain:
+                out.write(f"    {line}\n")
+            recovered = (
+                "not within the limit" if scenario.recover_s is None else f"{scenario.recover_s:.1f} s"
+            )
+            out.write(f"    back to normal after the fault: {recovered}\n")
+            for advice in scenario.advice:
+                out.write(f"    → {advice}\n")
+        out.write(f"\nsaved to {path}\n")
+    return 0 if report.passed == len(report.scenarios) else 1

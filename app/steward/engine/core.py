@@ -162,6 +162,10 @@ class Engine:
     def set_fallback_chain(self, keys: Iterable[str]) -> None:
         self._fallback_chain = tuple(keys)
 
+    @property
+    def fallback_chain(self) -> tuple[str, ...]:
+        return self._fallback_chain
+
     def set_capabilities(self, key: str, capabilities: Iterable[str]) -> None:
         state = self._models[key]
         state.capabilities = frozenset(capabilities)

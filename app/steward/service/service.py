@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from steward.config import Settings, SettingsError
@@ -23,6 +24,7 @@ from steward.engine.types import ChatMessage, GenerationParams, Role
 from steward.runtime import Runtime, RuntimeOptions
 from steward.servers.managed import ServerStatus
 from steward.servers.models import ModelOperationError, OllamaModelOps
+from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.endpoints import EndpointActions
 from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
 from steward.service.litellm_export import litellm_config
@@ -213,6 +215,11 @@ class StewardService:
         """`ask`, pushed: each event goes to `on_event` as it happens, then `on_done()` (see
         `Engine.start`); for a front end that takes events as they come, without a queue between."""
         return self.runtime.engine.start(request, on_event, on_done)
+
+    def drill_engine(self) -> AbstractAsyncContextManager[DrillEngine]:
+        """An engine of the failover drill's own: this configuration, faults only it feels
+        (see `steward.service.drill_host`)."""
+        return drill_engine(self.runtime)
 
     def litellm_config(self) -> dict[str, object]:
         """This setup's routing as a LiteLLM proxy config (see `litellm_export`)."""
