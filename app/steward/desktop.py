@@ -19,6 +19,7 @@ def desktop_factory(
 
     async def build() -> StewardService:
         service = await StewardService.start(options)
+        service.watch_settings_file()
         if gateway:
             from steward.gateway import Gateway
 

@@ -29,6 +29,7 @@ async def run_serve(*, host: str | None, port: int | None, out: TextIO = sys.std
         loop.add_signal_handler(sig, stop.set)
     try:
         service = await StewardService.start(RuntimeOptions(recover_settings=False))
+        service.watch_settings_file()
         try:
             return await _serve(service, host, port, stop, out)
         finally:

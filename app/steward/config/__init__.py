@@ -8,6 +8,7 @@ from steward.config.secrets import NO_BACKEND_MESSAGE, SecretStore, SecretsUnava
 from steward.config.settings import SCHEMA_VERSION, Settings
 from steward.config.settings_file import (
     ENV_CONFIG_DIR,
+    ExternalEditError,
     LoadResult,
     NewerSettingsFileError,
     SettingsFile,
@@ -22,6 +23,7 @@ __all__ = [
     "NO_BACKEND_MESSAGE",
     "SCHEMA_VERSION",
     "BadField",
+    "ExternalEditError",
     "LoadResult",
     "Migration",
     "MigrationError",

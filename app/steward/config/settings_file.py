@@ -23,10 +23,15 @@ Decisions:
   moved or copied aside. `save()` then refuses with `NewerSettingsFileError` so an automatic save
   cannot downgrade it; the GUI's explicit "save anyway" passes `overwrite_newer=True`.
 - Saving is atomic (`steward.config.file_io`): a crash leaves the old or the new file, never a mix.
+- An edit made outside Steward is never overwritten silently: the file remembers a digest of the
+  bytes it last read or wrote, and `save()` refuses with `ExternalEditError` when the disk holds
+  something else (the app then reloads it, or the user chooses to overwrite it). A file never
+  read nor written by this object (tests, first save) is written as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +52,7 @@ from steward.config.unknown import UnknownKey
 __all__ = [
     "ENV_CONFIG_DIR",
     "FILE_NAME",
+    "ExternalEditError",
     "LoadResult",
     "NewerSettingsFileError",
     "SettingsFile",
@@ -124,8 +130,20 @@ class _Unusable(Exception):
     """The file as a whole cannot be used; the message completes "<path> ..."."""
 
 
+class ExternalEditError(Exception):
+    """The file changed on disk since Steward last read or wrote it; saving would lose that edit."""
+
+
+_MISSING = "missing"
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
 class SettingsFile:
-    """One settings file on disk. Stateless between calls: every load/save looks at the disk."""
+    """One settings file on disk. Every load/save looks at the disk; the only state kept is a
+    digest of what was last read or written (to notice edits made outside Steward)."""
 
     def __init__(
         self,
@@ -139,6 +157,7 @@ class SettingsFile:
         self._migrations = migrations
         self._schema_version = schema_version
         self._backups = Backups(self._path, now)
+        self._seen: str | None = None
 
     @classmethod
     def default(cls) -> SettingsFile:
@@ -149,22 +168,52 @@ class SettingsFile:
     def path(self) -> Path:
         return self._path
 
-    def check(self) -> LoadResult:
-        """Read and report without touching the disk (same as `load(recover=False)`)."""
-        return self.load(recover=False)
+    def _on_disk(self) -> str:
+        try:
+            return _digest(self._path.read_bytes())
+        except FileNotFoundError:
+            return _MISSING
 
-    def load(self, *, recover: bool = True) -> LoadResult:
+    def changed_outside(self) -> bool:
+        """True when the file on disk is not what this object last read or wrote (an outside edit);
+        False when it never read or wrote it."""
+        if self._seen is None:
+            return False
+        try:
+            return self._on_disk() != self._seen
+        except OSError:
+            return True
+
+    def mark_seen(self) -> None:
+        """Take the file as it is on disk now as seen (the user chose to keep Steward's settings
+        over an outside edit: the next save may overwrite it)."""
+        try:
+            self._seen = self._on_disk()
+        except OSError:
+            self._seen = None
+
+    def check(self) -> LoadResult:
+        """Read and report without touching the disk (same as `load(recover=False)`); what was read
+        is not taken as seen (an outside edit stays protected until `mark_seen`)."""
+        return self.load(recover=False, remember=False)
+
+    def load(self, *, recover: bool = True, remember: bool = True) -> LoadResult:
         """Read the settings. Never raises for bad content (see the module docstring).
 
         With `recover` (the app's start) the original of a file with invalid values is copied
-        aside and an unusable file is moved aside; without it nothing on disk changes.
+        aside and an unusable file is moved aside; without it nothing on disk changes. With
+        `remember` what was read counts as seen (see `changed_outside`).
         """
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
+            if remember:
+                self._seen = _MISSING
             return LoadResult(Settings())
         except OSError as exc:
             return self._unusable(f"could not be read ({exc.strerror or exc})", recover)
+        if remember:
+            self._seen = _digest(raw)
         try:
             data, version = self._parse(raw)
             if version > self._schema_version:
@@ -185,12 +234,21 @@ class SettingsFile:
         warnings += self._unknown_notes(found.unknown)
         return LoadResult(found.settings, warnings, backup, found.invalid, found.unknown)
 
-    def save(self, settings: Settings, *, overwrite_newer: bool = False) -> None:
+    def save(
+        self, settings: Settings, *, overwrite_newer: bool = False, overwrite_external: bool = False
+    ) -> None:
         """Write `settings` atomically (non-secret data only; there is none other in Settings).
 
         Raises `NewerSettingsFileError` when the file on disk was written by a newer Steward and
-        `overwrite_newer` is False, and `OSError` when the file cannot be written.
+        `overwrite_newer` is False, `ExternalEditError` when it was edited outside Steward since it
+        was last read or written and `overwrite_external` is False, and `OSError` when the file
+        cannot be written.
         """
+        if not overwrite_external and self.changed_outside():
+            raise ExternalEditError(
+                f"{self._path} was changed outside Steward since Steward read it; reload it from disk "
+                "or choose to overwrite it"
+            )
         target = self._path.resolve() if self._path.is_symlink() else self._path
         if not overwrite_newer:
             on_disk = _version_on_disk(target)
@@ -202,6 +260,7 @@ class SettingsFile:
         payload = dumps(settings, self._schema_version).encode("utf-8")
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write_bytes(target, payload)
+        self._seen = _digest(payload)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -265,6 +324,7 @@ class SettingsFile:
                 "default settings are used and the file is left as it is."
             )
             return LoadResult(Settings(), [text], unusable=reason)
+        self._seen = _MISSING
         text = f"{self._path} {reason}. It was moved to {backup}; default settings are used."
         return LoadResult(Settings(), [text], backup, unusable=reason)
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-from steward.config import Settings, SettingsError
+from steward.config import ExternalEditError, NewerSettingsFileError, Settings, SettingsError
 from steward.config.app_groups import EMBEDDED_ALONGSIDE
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
@@ -30,6 +30,7 @@ from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
 from steward.service.litellm_export import litellm_config
 from steward.service.recent import RecentRequests
 from steward.service.server_rows import ServerRow, server_rows
+from steward.service.settings_drift import SettingsDrift
 from steward.service.token import GatewayToken
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,19 @@ class StewardService:
         self._gateway_factory: GatewayFactory | None = None
         self._gateway: HostedGateway | None = None
         self._gateway_error: str | None = None
+        self.settings_drift = SettingsDrift(runtime)
+        """Outside edits of settings.toml: applied or refused (started by `watch_settings_file`)."""
 
     @classmethod
     async def start(cls, options: RuntimeOptions | None = None) -> StewardService:
         return cls(await Runtime.start(options))
 
+    def watch_settings_file(self) -> None:
+        """Notice edits of settings.toml made outside the app (the desktop app and `steward serve`)."""
+        self.settings_drift.start()
+
     async def stop(self) -> None:
+        await self.settings_drift.stop()
         await self.stop_gateway()
         self._unsubscribe()
         await self.runtime.stop()
@@ -298,7 +306,7 @@ class StewardService:
         save_error = None
         try:
             await self.runtime.apply_settings(new)
-        except OSError as exc:
+        except (OSError, ExternalEditError, NewerSettingsFileError) as exc:
             save_error = f"applied but not saved: {exc}"
             log.warning("settings %s", save_error)
         return Applied(new, [], save_error)
