@@ -47,6 +47,10 @@ LABELS: dict[str, str] = {
     "embedded.large_ctx": "Large server window",
     "ui.last_page": "Start page",
     "ui.remember_geometry": "Remember window size and position",
+    "slo.success_rate": "Success objective",
+    "slo.ttft_s": "Slow first token after",
+    "slo.ttft_share": "First tokens in time objective",
+    "slo.min_tokens_per_s": "Slowest acceptable speed",
 }
 
 # The unit a number is counted in, where the key does not end in `_s` (seconds).
@@ -60,6 +64,9 @@ UNITS: dict[str, str] = {
     "retention.raw_samples_days": "days",
     "retention.minute_aggregates_days": "days",
     "retention.events_days": "days",
+    "slo.success_rate": "share",
+    "slo.ttft_share": "share",
+    "slo.min_tokens_per_s": "tokens/s",
 }
 
 

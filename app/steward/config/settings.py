@@ -35,6 +35,7 @@ from steward.config.engine_groups import (
     WeightsConfig,
 )
 from steward.config.gateway_group import GatewayConfig
+from steward.config.lab_groups import SloConfig
 from steward.engine.settings import EngineSettings, Strategy
 
 SCHEMA_VERSION = 1
@@ -68,6 +69,7 @@ class Settings(SettingsGroup):
     ui: UiConfig = Field(default_factory=UiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    slo: SloConfig = Field(default_factory=SloConfig)
 
     # Endpoint ids and managed profile names share one namespace: both are the server part of
     # "server/model" keys, so a clash would make breakers and charts ambiguous. The checks sit on

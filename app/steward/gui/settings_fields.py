@@ -121,6 +121,14 @@ SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
         ("gateway",),
         "next start",
     ),
+    (
+        "slo",
+        "Objectives (SLOs)",
+        "What each model is held to: the share of attempts that answer, of first tokens in time and of "
+        "answers fast enough. Burning the error budget too fast raises an alert; the Lab shows each model.",
+        ("slo",),
+        "live",
+    ),
     ("appearance", "Appearance", "Window and chart preferences.", ("ui",), "live"),
     ("logging", "Logging", "How much Steward writes to its log.", ("logging",), "next start"),
 )
@@ -176,6 +184,7 @@ READONLY_POINTERS: dict[str, str] = {
     "servers": "add managed llama-servers on the Servers page",
     "routing.fallback_chain": "reorder the fallback chain on the Models page",
     "routing.capabilities": "set capabilities on the Models page",
+    "slo.per_model": "per-model objectives: edit [slo.per_model] in settings.toml (applied live)",
 }
 
 

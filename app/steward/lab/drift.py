@@ -1,0 +1,165 @@
+"""Drift: a sustained change of a model's time to first token, speed or success against its OWN
+baseline — "slower than usual since 14:02 (+38%)".
+
+The Page–Hinkley test (Page 1954; Hinkley 1971), one-sided, on log values (latencies are
+multiplicative: a model 40% slower is +0.34 in log whatever its speed). After a warm-up that sets
+the baseline (the median of the first `warmup` samples), each sample adds its deviation from the
+baseline minus an allowance δ to a cumulative sum; the test alarms when the sum has risen more than
+λ above its lowest point — a shift that persists, not a spike. δ is ¾ of the smallest change worth
+telling (`min_effect`, 25% by default, in log units), so noise and changes well below it drive the
+sum down; half (the textbook choice) let a +10% change random-walk into false alarms here.
+On an alarm the change is checked once more as an effect size: the median since the change point
+(the sample where the sum was lowest) must differ from the baseline by at least `min_effect`,
+otherwise the alarm is dropped and the test restarts. After a confirmed alarm the detector
+re-baselines on the new level, so a model that stays slow is reported once.
+
+Success is tracked the same way on the failure share of consecutive blocks of `block` attempts
+(Laplace-smoothed, so a block without failures is not log 0), telling only a 4× rise.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+WARMUP = 30
+MIN_RUN = 12  # samples since the change point before a shift is believed (a spike is shorter)
+MIN_EFFECT = 0.25
+DELTA_SHARE = 0.75  # δ as a share of the smallest change worth telling (in log units)
+THRESHOLD = 3.0  # λ in log units: ~6 samples of a +80% shift, ~13 of a +40% one
+
+
+@dataclass(frozen=True)
+class DriftAlarm:
+    """A sustained change: which way, how much, since when (the change point's timestamp)."""
+
+    metric: str
+    since_ts: float
+    change: float
+    """Relative change of the median against the baseline (+0.38 = 38% higher)."""
+    baseline: float
+    current: float
+    samples: int
+    """Samples it took from the change point to the alarm."""
+
+    def describe(self, clock_text: str) -> str:
+        words = {
+            "ttft": ("slower", "faster"),
+            "tokens_per_s": ("faster", "slower"),
+            "failures": ("failing more", "failing less"),
+        }
+        up, down = words.get(self.metric, ("higher", "lower"))
+        way = up if self.change > 0 else down
+        return f"{way} than usual since {clock_text} ({self.change:+.0%})"
+
+
+@dataclass
+class PageHinkley:
+    """One-sided Page–Hinkley on log values (`direction` +1: increases, −1: decreases)."""
+
+    metric: str
+    direction: int = 1
+    warmup: int = WARMUP
+    min_effect: float = MIN_EFFECT
+    threshold: float = THRESHOLD
+    min_run: int = MIN_RUN
+    _warm: list[float] = field(default_factory=list)
+    _baseline: float | None = None
+    _sum: float = 0.0
+    _low: float = 0.0
+    _low_index: int = 0
+    _since: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def delta(self) -> float:
+        return math.log1p(self.min_effect) * DELTA_SHARE
+
+    @property
+    def baseline(self) -> float | None:
+        return None if self._baseline is None else math.exp(self._baseline)
+
+    def update(self, ts: float, value: float) -> DriftAlarm | None:
+        """Add one sample (> 0); a `DriftAlarm` when a sustained change is confirmed."""
+        if value <= 0 or not math.isfinite(value):
+            return None
+        x = math.log(value)
+        if self._baseline is None:
+            self._warm.append(x)
+            if len(self._warm) >= self.warmup:
+                self._rebase(statistics.median(self._warm))
+                self._warm = []
+            return None
+        self._since.append((ts, x))
+        self._sum += self.direction * (x - self._baseline) - self.delta
+        if self._sum < self._low:
+            self._low, self._low_index = self._sum, len(self._since)
+        changed = self._since[self._low_index :]
+        if self._sum - self._low <= self.threshold or len(changed) < self.min_run:
+            return None
+        current = statistics.median(v for _, v in changed)
+        recent = statistics.median(v for _, v in changed[-max(1, self.min_run // 2) :])  # still there now
+        if not self._shifted(recent):
+            self._rebase(self._baseline)  # a spike that is over: forget it, keep the baseline
+            return None
+        if not self._shifted(current):
+            return None  # too small a change so far: keep watching
+        alarm = DriftAlarm(
+            self.metric,
+            changed[0][0],
+            math.expm1(current - self._baseline),
+            math.exp(self._baseline),
+            math.exp(current),
+            len(changed),
+        )
+        self._rebase(None)  # learn the new level as the new usual before watching again
+        return alarm
+
+    def _shifted(self, level: float) -> bool:
+        assert self._baseline is not None
+        change = math.expm1(level - self._baseline)
+        return abs(change) >= self.min_effect and (change > 0) == (self.direction > 0)
+
+    def _rebase(self, baseline: float | None) -> None:
+        self._baseline = baseline
+        self._warm = []
+        self._sum = self._low = 0.0
+        self._low_index = 0
+        self._since = []
+
+
+@dataclass
+class ModelDrift:
+    """The drift detectors of one model: TTFT up, speed down, failure share up."""
+
+    ttft: PageHinkley = field(default_factory=lambda: PageHinkley("ttft", +1))
+    speed: PageHinkley = field(default_factory=lambda: PageHinkley("tokens_per_s", -1))
+    failures: PageHinkley = field(
+        default_factory=lambda: PageHinkley("failures", +1, warmup=5, min_effect=3.0, min_run=3)
+    )
+    block: int = 10
+    _block_ok: int = 0
+    _block_n: int = 0
+
+    def update(
+        self, ts: float, ok: bool, ttft_s: float | None, tokens_per_s: float | None
+    ) -> list[DriftAlarm]:
+        alarms: list[DriftAlarm | None] = []
+        if ok and ttft_s is not None:
+            alarms.append(self.ttft.update(ts, ttft_s))
+        if ok and tokens_per_s is not None:
+            alarms.append(self.speed.update(ts, tokens_per_s))
+        self._block_n += 1
+        self._block_ok += ok
+        if self._block_n >= self.block:
+            share = (self._block_n - self._block_ok + 1) / (self._block_n + 2)  # Laplace: never 0 (log)
+            alarms.append(self.failures.update(ts, share))
+            self._block_n = self._block_ok = 0
+        return [a for a in alarms if a is not None]
+
+
+def replay(samples: Sequence[tuple[float, bool, float | None, float | None]]) -> list[DriftAlarm]:
+    """Run a fresh `ModelDrift` over (ts, ok, ttft_s, tokens_per_s) samples; every alarm raised."""
+    drift = ModelDrift()
+    return [alarm for s in samples for alarm in drift.update(*s)]

@@ -1,0 +1,82 @@
+"""Drift detection on simulated latencies with known shifts (log-normal noise, σ = 0.2 in log
+units, as short prompts on a local server show): detected within a stated number of requests,
+with the size and the start of the change, and silent on normal traffic and on short spikes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from steward.lab.drift import DriftAlarm, ModelDrift, PageHinkley
+
+SEEDS = range(10)
+BEFORE = 100  # requests before the shift (one every 2 s)
+
+
+def stream(
+    shift: float, seed: int, after: int = 200, sigma: float = 0.2, spike: int = 0
+) -> list[tuple[float, float]]:
+    rng = np.random.default_rng(seed)
+    values = []
+    for i in range(BEFORE + after):
+        factor = shift if (i >= BEFORE and (not spike or i < BEFORE + spike)) else 1.0
+        values.append((2.0 * i, 0.5 * factor * math.exp(rng.normal(0, sigma))))
+    return values
+
+
+def alarms_of(values: list[tuple[float, float]], direction: int = 1) -> list[tuple[int, DriftAlarm]]:
+    detector = PageHinkley("ttft", direction)
+    found = []
+    for index, (ts, value) in enumerate(values):
+        alarm = detector.update(ts, value)
+        if alarm is not None:
+            found.append((index, alarm))
+    return found
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ten_minutes_of_normal_traffic_raise_no_alarm(seed: int) -> None:
+    assert alarms_of(stream(1.0, seed, after=200)) == []  # 300 requests, 10 minutes
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_an_80_percent_slowdown_is_found_within_20_requests_once(seed: int) -> None:
+    found = alarms_of(stream(1.8, seed))
+    assert len(found) == 1
+    index, alarm = found[0]
+    assert 0 <= index - BEFORE <= 20
+    assert alarm.change >= 0.25 and abs(alarm.since_ts - 2.0 * BEFORE) <= 2.0 * 10
+    assert alarm.describe("14:02").startswith("slower than usual since 14:02 (+")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_40_percent_slowdown_is_found_within_60_requests(seed: int) -> None:
+    found = alarms_of(stream(1.4, seed))
+    assert found and found[0][0] - BEFORE <= 60 and found[0][1].change >= 0.25
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_change_smaller_than_the_minimum_effect_is_not_told(seed: int) -> None:
+    assert alarms_of(stream(1.1, seed)) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_spike_of_two_slow_answers_is_not_drift(seed: int) -> None:
+    assert alarms_of(stream(4.0, seed, spike=2)) == []
+
+
+def test_a_speed_drop_is_found_by_the_downward_detector() -> None:
+    found = alarms_of(stream(0.5, 0), direction=-1)
+    assert len(found) == 1 and found[0][1].change < -0.25
+
+
+def test_a_model_that_starts_failing_drifts_on_its_failure_share() -> None:
+    drift = ModelDrift()
+    alarms = []
+    for i in range(400):
+        ok = i % 50 != 0 if i < 200 else i % 2 == 0  # 2% failures, then 50%
+        alarms += drift.update(2.0 * i, ok, 0.5 if ok else None, 40.0 if ok else None)
+    assert [a.metric for a in alarms] == ["failures"] and alarms[0].since_ts >= 2.0 * 200
+    assert alarms[0].describe("14:02").startswith("failing more than usual since 14:02")
