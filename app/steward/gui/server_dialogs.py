@@ -267,6 +267,7 @@ class AddManagedDialog(_CheckedDialog):
         self.threads = self._spin(0, 1024, 0, "server decides")
         self.gpu_layers = self._spin(-1, 999, 0, "server default")
         self.sleep_idle = self._spin(0, 86_400, 0, "never")
+        self.sleep_idle.setSuffix(" s")
         self.add_row("name", "Name", self.name, "Unique name; the server part of its models' keys.")
         self.add_row("serves", "Serves", self.serves, "One model per process, or a router over a folder.")
         self._one_rows = [
