@@ -82,8 +82,15 @@ def test_models_page_loads_and_unloads_a_routers_models_by_their_status(
     for theme in ("light", "dark"):
         apply_theme(app, theme)
         QApplication.processEvents()
-        assert h.window.grab().save(str(shots / f"router-models-{theme}.png"))
+        for name in ("models", "servers"):
+            h.window.show_page(name)
+            QApplication.processEvents()
+            assert h.window.grab().save(str(shots / f"router-{name}-{theme}.png"))
     apply_theme(app, "light")
+    h.window.show_page("models")
+
+    said = [r.model for r in h.bridge.server_rows() if r.name == "router"]
+    assert said == ["router, 1 of 3 loaded"], said
 
     qtbot.mouseClick(page.unload_button, Qt.MouseButton.LeftButton)
     wait_until(h.loop, lambda: loaded_cell(page, SMOL) == "unloaded")

@@ -40,9 +40,10 @@ build wins and the difference is noted.
   `status_change` for the rest (loading progress `{"stages": [...], "current": ..., "value":
   0..1}`, `loaded` with `info` on a first load, `sleeping`, `unloaded` with `exit_code` —
   0 for an unload or eviction, non-zero for a failure, and NO `failed` flag). `{"model": "*",
-  "event": "models_reload"}` follows `GET /models?reload=1`. Every change arrived within the
-  poll interval in our runs (SSE is reliable on this build), so Steward follows it, reading
-  `GET /models` at each (re)connect.
+  "event": "models_reload"}` follows `GET /models?reload=1`. Measured over 5 loads (2 cores under
+  load, 3-6 s each): the stream carried every loading and loaded change, a few ms BEFORE a
+  20 ms `GET /models` poll saw it; so Steward follows the stream (reliable on this build) and
+  reads `GET /models` at each (re)connect.
 """
 
 from __future__ import annotations
