@@ -17,14 +17,17 @@ from tests.support.service import quiet_options
 
 from steward.backends.factory import make_backend
 from steward.backends.llamacpp import LlamaCppBackend
+from steward.backends.llamacpp_router import UNLOADED, RouterStatus
 from steward.config import Settings
 from steward.engine.core import Engine
 from steward.engine.events import AttemptFailed, Completed, EngineEvent, ModelLoading, RequestFailed
 from steward.engine.failures import FailureKind
+from steward.engine.types import ChatMessage
 from steward.servers.discovery import discover
 from steward.servers.models import ModelOperationError
 from steward.servers.router import RouterFollower
 from steward.service import StewardService
+from steward.service.router_ops import router_backend
 
 SMOL, GEMMA, BROKEN = f"router/{SMOL_ID}", f"router/{GEMMA_ID}", f"router/{BROKEN_ID}"
 
@@ -44,7 +47,7 @@ async def service(tmp_path: Path, router: LlamaServer) -> AsyncIterator[StewardS
     settings = Settings.model_validate(
         {
             "endpoints": [{"id": "router", "kind": "llamacpp", "base_url": router.url}],
-            "timeouts": {"model_loading_wait_s": 30.0},
+            "timeouts": {"model_loading_wait_s": 60.0},
         }
     )
     started = await StewardService.start(quiet_options(settings, tmp_path))
@@ -92,12 +95,18 @@ async def test_load_and_unload_from_the_service_and_the_actions_follow_the_statu
     service: StewardService,
 ) -> None:
     assert service.model_ops_unsupported(SMOL) is None
+    backend, _ = router_backend(service.runtime.engine, SMOL)
+    assert backend is not None
+    hello = [ChatMessage("user", "Hello there")]
     await service.load_model(SMOL, False)
     assert status_of(service, SMOL) == "unloaded"
     assert service.model_load_actions(SMOL) == (None, "it is unloaded")
+    assert await backend.count_tokens(SMOL_ID, hello) is None, "counting would load it: estimated instead"
+    assert (await backend.router_status(SMOL_ID)) == RouterStatus(UNLOADED)
     await service.load_model(SMOL, True)
     assert status_of(service, SMOL) == "loaded"
     assert service.model_load_actions(SMOL) == ("it is loaded", None)
+    assert (await backend.count_tokens(SMOL_ID, hello) or 0) > 0, "a loaded model counts exactly"
     with pytest.raises(ModelOperationError, match=r"load failed \(exit 1\)"):
         await service.load_model(BROKEN, True)
     assert status_of(service, BROKEN) == "failed (exit 1)"
