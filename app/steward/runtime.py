@@ -39,6 +39,7 @@ from steward.servers.events import ServerAppeared, ServerDisappeared, ServerStat
 from steward.servers.managed import ServerStatus
 from steward.servers.profiles import ProfileError, ServerProfile, profile_from_config
 from steward.servers.reach import connect_limit
+from steward.servers.router import RouterWatch
 from steward.servers.supervisor import Supervisor
 from steward.store import Store, open_store
 
@@ -88,6 +89,8 @@ class Runtime:
     """Whether the embedded servers run and why, in words (set at start)."""
     embedded_choice: tuple[bool, str] | None = None
     """The embedded setting (enabled, run) that decided at start; None when not asked."""
+    routers: RouterWatch | None = None
+    """Follows the status stream of every llama-server router (long-lived runtimes only)."""
     _keys: dict[str, str | None] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
@@ -138,6 +141,8 @@ class Runtime:
             )
         if opts.health_monitor:
             runtime._tasks.append(asyncio.ensure_future(engine.run_health_monitor()))
+            runtime.routers = RouterWatch(engine)
+            runtime.routers.update(engine.backends())
         if opts.discover and opts.health_monitor:  # long-lived runtimes (the app) keep looking
             runtime._tasks.append(asyncio.ensure_future(runtime.rediscover_forever()))
         if opts.health_monitor:  # configured servers that were down at start: re-probed on a short backoff
@@ -357,6 +362,8 @@ class Runtime:
         self.known = [k for k in self.known if not (k.id == server_id and k.source == "configured")]
         if any(b.server_id == server_id for b in self.engine.backends()):
             await self.engine.remove_backend(server_id)
+            if self.routers is not None:
+                self.routers.update(self.engine.backends())
             return True
         return known
 
@@ -422,6 +429,8 @@ class Runtime:
             except BackendError as exc:
                 problems.append(f"{server_id}/{info.name}: {exc.detail}")
             self.engine.add_model(server_id, info)
+        if self.routers is not None:
+            self.routers.update(self.engine.backends())
         return problems
 
     def start_resource_sampler(self) -> ResourceSampler:
@@ -437,6 +446,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.routers is not None:
+            await self.routers.stop()
         await self.engine.aclose()
         if self.supervisor is not None:
             await self.supervisor.stop_all()

@@ -149,6 +149,13 @@ class ServerProfileConfig(SettingsGroup):
         default="", description="Empty = Steward's embedded llama-server / ollama on PATH."
     )
     model_path: Text = Field(default="", description="Empty = the embedded SmolLM2 model.")
+    models_dir: Text = Field(
+        default="",
+        description="A folder of GGUF files: run llama-server as a router over them (not with model_path).",
+    )
+    models_preset: Text = Field(default="", description="Router: an INI file of per-model arguments.")
+    models_max: NonNegativeInt = Field(default=4, description="Router: models loaded at once; 0 = no limit.")
+    sleep_idle_s: NonNegativeInt = Field(default=0, description="Unload a model idle this long; 0 = never.")
     ctx_size: NonNegativeInt = Field(default=4096, description="Context window; 0 = the model's own.")
     port: PortOrAuto = Field(default=0, description="0 = pick a free port.")
     host: Name = Field(default="127.0.0.1", description="Managed servers only listen on loopback.")
@@ -172,6 +179,22 @@ class ServerProfileConfig(SettingsGroup):
         if not _is_loopback(value):
             raise ValueError("must be a loopback address (127.0.0.1, ::1 or localhost)")
         return value
+
+    @property
+    def router(self) -> bool:
+        """A llama-server router over a folder of models (and/or a preset file)."""
+        return bool(self.models_dir or self.models_preset)
+
+    @model_validator(mode="after")
+    def _one_model_or_router(self) -> Self:
+        if self.model_path and self.router:
+            raise ValueError(
+                "model_path and models_dir/models_preset are exclusive: one model file, "
+                "or a folder of models (router mode)"
+            )
+        if self.router and self.kind != "llamacpp":
+            raise ValueError("models_dir/models_preset are for llamacpp servers (router mode)")
+        return self
 
 
 EMBEDDED_ALONGSIDE: Final = "alongside_other_servers"

@@ -52,3 +52,14 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Release pooled connections."""
         ...
+
+
+@runtime_checkable
+class WarmupAware(Protocol):
+    """A backend that can tell when one model's warm-up is over (a llama-server router loads each
+    model on its own while its `/health` stays ok, so the server's probe cannot say)."""
+
+    async def warmup_over(self, model: str) -> bool | None:
+        """True when waiting for `model` to come up is over (ready, or failed for good), False
+        while it warms up, None when this server cannot tell per model (then its probe decides)."""
+        ...

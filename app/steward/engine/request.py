@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from steward.engine.attempt import AttemptProgress, AttemptResult, stream_attempt
+from steward.engine.backend import WarmupAware
 from steward.engine.breaker import Permit
 from steward.engine.clock import Clock
 from steward.engine.events import (
@@ -526,11 +527,19 @@ class RequestRun:
         return self._budget_left() and any(self.env.skip_reason(m) is None for m in self.pending)
 
     async def _wait_loaded(self, state: ModelState, since: float) -> None:
-        """Poll the server's probe until the model is up (or the loading wait is over)."""
+        """Poll the server's probe until the model is up (or the loading wait is over); a backend
+        that knows each model's warm-up (a llama-server router) is asked about this model instead."""
         env = self.env
         limit = since + env.settings.timeouts.model_loading_wait_s
+        backend = state.backend
+        aware = isinstance(backend, WarmupAware)
         while env.clock.now() < min(limit, self.deadline):
-            await env.clock.sleep(1.0)
+            await env.clock.sleep(0.25 if aware else 1.0)
+            over = await backend.warmup_over(state.ref.model) if isinstance(backend, WarmupAware) else None
+            if over is not None:
+                if over:
+                    return
+                continue
             result = await env.probe(state)
             if result.state is ServerState.UP:
                 return

@@ -40,6 +40,9 @@ class ModelSnapshot:
     last_error_detail: str | None
     in_flight: int
     ramp: float
+    load_status: str | None = None
+    """The server's own word for the model's state where it has one ("loaded", "loading…",
+    "unloaded", "sleeping", "failed (exit 1)" on a llama-server router); None elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ def model_snapshot(state: ModelState, quarantine: QuarantineView | None, ramp: f
         last_error_detail=state.last_error_detail,
         in_flight=state.in_flight,
         ramp=ramp,
+        load_status=info.extra.get("load_status"),
     )
 
 

@@ -237,6 +237,12 @@ class Bridge(QObject):
         """Why load/unload is impossible for `key`, or None when its server supports it."""
         return self.service.model_ops_unsupported(key) if self.service else "the engine is still starting"
 
+    def model_load_actions(self, key: str) -> tuple[str | None, str | None]:
+        """Why Load and why Unload are unavailable for `key` now (None = available)."""
+        if self.service is None:
+            return ("the engine is still starting",) * 2
+        return self.service.model_load_actions(key)
+
     def load_model(self, key: str, load: bool = True) -> None:
         """Load (or unload) a model on a server that supports it; the outcome arrives as a notice."""
         service = self.service

@@ -1,6 +1,8 @@
 """Dialogs of the Servers page: add or edit a remote endpoint (its API key goes to the OS keyring;
-"Test connection" asks the typed address what answers) and add a managed llama-server profile. Each checks its input through the bridge and shows the
-reason next to the field it concerns; it only closes once the bridge took the request."""
+"Test connection" asks the typed address what answers) and add a managed llama-server profile
+(one model file, or a router over a folder of models). Each checks its input through the bridge
+and shows the reason next to the field it concerns; it only closes once the bridge took the
+request."""
 
 from __future__ import annotations
 
@@ -60,7 +62,8 @@ class _CheckedDialog(QDialog):
         label.hide()
         return label
 
-    def add_row(self, field: str, label: str, widget: QWidget, tooltip: str) -> None:
+    def add_row(self, field: str, label: str, widget: QWidget, tooltip: str) -> QWidget:
+        """Add a labelled row with its inline error line; returns the row's field box (to hide it)."""
         widget.setToolTip(tooltip)
         error = self._error_label()
         self.errors[field] = error
@@ -71,6 +74,7 @@ class _CheckedDialog(QDialog):
         column.addWidget(widget)
         column.addWidget(error)
         self.form.addRow(label, box)
+        return box
 
     def show_problems(self, problems: Problems) -> None:
         by_field: dict[str, list[str]] = {}
@@ -233,35 +237,103 @@ class EditEndpointDialog(_EndpointDialog):
         return self._edit(endpoint_id, kind, url, api_key, self.enabled.isChecked())
 
 
+SERVES = (
+    ("one", "One model (a GGUF file)"),
+    ("router", "Router: a folder of models, loaded on request"),
+)
+
+
 class AddManagedDialog(_CheckedDialog):
-    """A llama-server process Steward starts, watches and restarts, serving one GGUF file."""
+    """A llama-server process Steward starts, watches and restarts: serving one GGUF file, or a
+    router over a folder of GGUF files (each model loaded on request, at most N at once)."""
 
     def __init__(self, add: Callable[[dict[str, object]], Problems], parent: QWidget | None = None) -> None:
         super().__init__("Add managed llama-server", self.problems_of_submit, parent)
         self._add = add
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. qwen-coder (letters, digits, . _ -)")
+        self.serves = QComboBox()
+        for value, text in SERVES:
+            self.serves.addItem(text, value)
         self.model_path = QLineEdit()
         self.model_path.setPlaceholderText("empty = the embedded SmolLM2 model")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        file_row = QWidget()
-        row = QHBoxLayout(file_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.model_path, 1)
-        row.addWidget(browse)
+        self.models_dir = QLineEdit()
+        self.models_dir.setPlaceholderText("a folder holding .gguf files")
+        self.models_preset = QLineEdit()
+        self.models_preset.setPlaceholderText("optional: an INI file of per-model arguments")
+        self.models_max = self._spin(0, 64, 4, "no limit")
         self.ctx = self._spin(0, 1_048_576, 4096, "model's own")
         self.port = self._spin(0, 65535, 0, "pick a free port")
         self.threads = self._spin(0, 1024, 0, "server decides")
         self.gpu_layers = self._spin(-1, 999, 0, "server default")
+        self.sleep_idle = self._spin(0, 86_400, 0, "never")
+        self.sleep_idle.setSuffix(" s")
         self.add_row("name", "Name", self.name, "Unique name; the server part of its models' keys.")
-        self.add_row("model_path", "GGUF file", file_row, "The model file llama-server loads.")
+        self.add_row("serves", "Serves", self.serves, "One model per process, or a router over a folder.")
+        self._one_rows = [
+            self.add_row(
+                "model_path",
+                "GGUF file",
+                self._with_browse(self.model_path, self._browse),
+                "The model file llama-server loads.",
+            )
+        ]
+        self._router_rows = [
+            self.add_row(
+                "models_dir",
+                "Models folder",
+                self._with_browse(self.models_dir, self._browse_folder),
+                "Every .gguf file in it (or in a sub-folder) is one model; loaded when a request names it.",
+            ),
+            self.add_row(
+                "models_max",
+                "Loaded at once",
+                self.models_max,
+                "At most this many models in memory; loading one more unloads the least recently used.",
+            ),
+            self.add_row(
+                "models_preset",
+                "Presets",
+                self._with_browse(self.models_preset, self._browse_preset),
+                "Optional llama-server preset file: per-model arguments ([model name] sections).",
+            ),
+        ]
         self.add_row("ctx_size", "Context", self.ctx, "Context window in tokens (0 = the model's own).")
         self.add_row("port", "Port", self.port, "Loopback port to listen on (0 = pick a free one).")
         self.add_row("threads", "Threads", self.threads, "CPU threads (0 = let llama-server decide).")
         self.add_row(
             "gpu_layers", "GPU layers", self.gpu_layers, "Layers offloaded to the GPU (-1 = server default)."
         )
+        self.add_row(
+            "sleep_idle_s",
+            "Sleep when idle",
+            self.sleep_idle,
+            "Seconds without requests after which a model is unloaded (woken by the next request).",
+        )
+        self.serves.currentIndexChanged.connect(self._serves_changed)
+        self._serves_changed()
+
+    @property
+    def router(self) -> bool:
+        return self.serves.currentData() == "router"
+
+    def _serves_changed(self) -> None:
+        for box in self._one_rows:
+            self.form.setRowVisible(box, not self.router)
+        for box in self._router_rows:
+            self.form.setRowVisible(box, self.router)
+        self.adjustSize()
+
+    @staticmethod
+    def _with_browse(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
+        button = QPushButton("Browse…")
+        button.clicked.connect(browse)
+        row_widget = QWidget()
+        row = QHBoxLayout(row_widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        row.addWidget(button)
+        return row_widget
 
     @staticmethod
     def _spin(low: int, high: int, value: int, special: str) -> QSpinBox:
@@ -279,14 +351,37 @@ class AddManagedDialog(_CheckedDialog):
         if path:
             self.model_path.setText(path)
 
-    def problems_of_submit(self) -> Problems:
-        return self._add(
-            {
-                "name": self.name.text().strip(),
-                "model_path": self.model_path.text().strip(),
-                "ctx_size": self.ctx.value(),
-                "port": self.port.value(),
-                "threads": self.threads.value(),
-                "gpu_layers": self.gpu_layers.value(),
-            }
+    def _browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder of GGUF models")
+        if path:
+            self.models_dir.setText(path)
+
+    def _browse_preset(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a preset file", "", "Presets (*.ini);;All files (*)"
         )
+        if path:
+            self.models_preset.setText(path)
+
+    def values(self) -> dict[str, object]:
+        """The profile as typed: the fields of the chosen mode only."""
+        values: dict[str, object] = {
+            "name": self.name.text().strip(),
+            "ctx_size": self.ctx.value(),
+            "port": self.port.value(),
+            "threads": self.threads.value(),
+            "gpu_layers": self.gpu_layers.value(),
+            "sleep_idle_s": self.sleep_idle.value(),
+        }
+        if self.router:
+            values["models_dir"] = self.models_dir.text().strip()
+            values["models_preset"] = self.models_preset.text().strip()
+            values["models_max"] = self.models_max.value()
+        else:
+            values["model_path"] = self.model_path.text().strip()
+        return values
+
+    def problems_of_submit(self) -> Problems:
+        if self.router and not (self.models_dir.text().strip() or self.models_preset.text().strip()):
+            return [("models_dir", "choose the folder of models the router serves")]
+        return self._add(self.values())

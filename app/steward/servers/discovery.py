@@ -2,7 +2,8 @@
 
 A port number says nothing reliable (llama.cpp, LocalAI and others all like 8080), so every
 listening port is asked what it is: Ollama's "Ollama is running" root, llama.cpp's `/health`
-plus `/props`, LM Studio's `/api/v0/models`, vLLM's `max_model_len` in `/v1/models`, or any
+plus `/props` (a router-mode llama-server says `"role": "router"` there and lists every model
+with its status in `/v1/models`), LM Studio's `/api/v0/models`, vLLM's `max_model_len` in `/v1/models`, or any
 other OpenAI-compatible `/v1/models` list. Anything else (a plain web server) is ignored.
 Probes run concurrently with short timeouts, so a scan where nothing listens is instant.
 """
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+
+from steward.backends.llamacpp_router import is_router_props, parse_models, status_words
 
 DEFAULT_HOST = "127.0.0.1"
 CONNECT_TIMEOUT_S = 0.3
@@ -38,6 +41,10 @@ class DiscoveredServer:
     detail: str = ""
     models: tuple[str, ...] = ()
     loading: bool = False
+    router: bool = False
+    """A llama-server in router mode: `models` are all it can serve, `statuses` says which run."""
+    statuses: tuple[tuple[str, str], ...] = ()
+    """(model, status in words) for each model of a router."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,20 @@ async def _llamacpp(
     settings = props.json if props and isinstance(props.json, Mapping) else {}
     if health == "ok" and not isinstance(settings.get("default_generation_settings"), Mapping):
         return None  # a /health that says ok is common; /props proves llama.cpp
+    if is_router_props(settings):
+        listed = parse_models(models.json if models else None)
+        count = f"{len(listed)} model" + ("" if len(listed) == 1 else "s")
+        states = status_words([m.status for m in listed])
+        return DiscoveredServer(
+            LLAMACPP,
+            base,
+            port,
+            str(settings["build_info"]) if settings.get("build_info") else None,
+            f"llama.cpp router mode, {count}" + (f" ({states})" if states else ""),
+            tuple(m.id for m in listed),
+            router=True,
+            statuses=tuple((m.id, m.status.words) for m in listed),
+        )
     generation = settings.get("default_generation_settings") or {}
     n_ctx = generation.get("n_ctx") if isinstance(generation, Mapping) else None
     detail = (

@@ -132,7 +132,7 @@ class ManagedServer:
             else None,
             restarts=self.restarts,
             ctx_size=profile.ctx_size if isinstance(profile, LlamaServerProfile) else None,
-            model=str(profile.model) if isinstance(profile, LlamaServerProfile) else None,
+            model=_model_of(profile),
             detail=self._detail,
             last_exit=self._last_exit,
         )
@@ -367,3 +367,10 @@ class ManagedServer:
 def with_model(profile: LlamaServerProfile, model: Path) -> LlamaServerProfile:
     """`profile` serving another model file (for llama-server, the model is the process)."""
     return replace(profile, model=model)
+
+
+def _model_of(profile: ServerProfile) -> str | None:
+    """The model file a llama-server serves, or its models folder (preset) when it is a router."""
+    if not isinstance(profile, LlamaServerProfile):
+        return None
+    return str(profile.model or profile.models_dir or profile.models_preset or "") or None

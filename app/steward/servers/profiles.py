@@ -1,7 +1,8 @@
 """What a managed server is: a profile that turns into an argument list and an environment.
 
-Two kinds: llama.cpp's `llama-server` (the model IS the process: one model file, one window)
-and `ollama serve` (configured through OLLAMA_* environment variables). Profiles are frozen;
+Two kinds: llama.cpp's `llama-server` (the model IS the process: one model file, one window; or
+a ROUTER over a folder of GGUF files and/or a preset INI, which runs each model in a child
+process, at most `models_max` at once) and `ollama serve` (configured through OLLAMA_* environment variables). Profiles are frozen;
 OOM recovery and model swaps make changed copies with `dataclasses.replace`.
 """
 
@@ -46,11 +47,13 @@ class ServerProfile(Protocol):
 
 @dataclass(frozen=True)
 class LlamaServerProfile:
-    """One llama-server process serving one GGUF model file."""
+    """One llama-server process serving one GGUF model file, or a router over `models_dir`
+    (and/or `models_preset`) when `model` is None. Router children inherit the arguments
+    (context, threads, GPU layers, parallel)."""
 
     name: str
     binary: Path
-    model: Path
+    model: Path | None
     ctx_size: int = 4096  # 0 = the model's trained window
     host: str = LOOPBACK
     port: int = 0
@@ -59,22 +62,41 @@ class LlamaServerProfile:
     parallel: int = 1
     extra_args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    models_dir: Path | None = None
+    models_preset: Path | None = None
+    models_max: int = 4  # router: models loaded at once; 0 = no limit
+    sleep_idle_s: int = 0  # 0 = never sleep
 
     @property
     def kind(self) -> str:
         return "llamacpp"
 
     @property
+    def router(self) -> bool:
+        return self.model is None
+
+    @property
     def health_path(self) -> str:
         return "/health"
 
     def argv(self, port: int) -> list[str]:
-        args = [str(self.binary), "-m", str(self.model), "--host", self.host, "--port", str(port)]
+        args = [str(self.binary)]
+        if self.model is not None:
+            args += ["-m", str(self.model)]
+        else:
+            if self.models_dir is not None:
+                args += ["--models-dir", str(self.models_dir)]
+            if self.models_preset is not None:
+                args += ["--models-preset", str(self.models_preset)]
+            args += ["--models-max", str(self.models_max)]
+        args += ["--host", self.host, "--port", str(port)]
         args += ["-c", str(self.ctx_size), "--parallel", str(self.parallel)]
         if self.threads > 0:
             args += ["-t", str(self.threads)]
         if self.gpu_layers >= 0:
             args += ["-ngl", str(self.gpu_layers)]
+        if self.sleep_idle_s > 0:
+            args += ["--sleep-idle-seconds", str(self.sleep_idle_s)]
         return args + list(self.extra_args)
 
     def environment(self, port: int) -> dict[str, str]:
@@ -142,9 +164,15 @@ def profile_from_config(config: ServerProfileConfig) -> LlamaServerProfile | Oll
     llama = Path(config.binary_path) if config.binary_path else embedded.find_llama_server()
     if llama is None:
         raise ProfileError(f"server {config.name!r}: llama-server not found: {embedded.HOW_TO_GET_BINARY}")
-    model = Path(config.model_path) if config.model_path else embedded.find_model()
-    if model is None:
-        raise ProfileError(f"server {config.name!r}: no model file: {embedded.HOW_TO_GET_MODEL}")
+    if config.router:
+        problems = router_path_problems(config)
+        if problems:
+            raise ProfileError(f"server {config.name!r}: " + "; ".join(problems))
+        model = None
+    else:
+        model = Path(config.model_path) if config.model_path else embedded.find_model()
+        if model is None:
+            raise ProfileError(f"server {config.name!r}: no model file: {embedded.HOW_TO_GET_MODEL}")
     return LlamaServerProfile(
         name=config.name,
         binary=llama,
@@ -157,4 +185,24 @@ def profile_from_config(config: ServerProfileConfig) -> LlamaServerProfile | Oll
         parallel=config.parallel,
         extra_args=tuple(config.extra_args),
         env=dict(config.env),
+        models_dir=Path(config.models_dir).expanduser() if config.models_dir else None,
+        models_preset=Path(config.models_preset).expanduser() if config.models_preset else None,
+        models_max=config.models_max,
+        sleep_idle_s=config.sleep_idle_s,
     )
+
+
+def router_path_problems(config: ServerProfileConfig) -> list[str]:
+    """What is wrong with a router profile's folder and preset file on this machine (checked when
+    the profile is added or started, not when settings load: a missing folder must not make the
+    whole settings file invalid)."""
+    problems: list[str] = []
+    if config.models_dir:
+        folder = Path(config.models_dir).expanduser()
+        if not folder.is_dir():
+            problems.append(f"models folder {folder} does not exist")
+        elif not any(folder.glob("*.gguf")) and not any(folder.glob("*/*.gguf")):
+            problems.append(f"models folder {folder} holds no .gguf file")
+    if config.models_preset and not Path(config.models_preset).expanduser().is_file():
+        problems.append(f"preset file {config.models_preset} does not exist")
+    return problems

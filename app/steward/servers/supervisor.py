@@ -119,7 +119,8 @@ class Supervisor:
             raise TypeError(f"{name!r} is a {profile.kind} server; only llama-server swaps model files")
         status = await server.restart(with_model(profile, model))
         ok = status.state == ServerState.READY
-        detail = f"{profile.model.name} -> {model.name}" + ("" if ok else f": {status.detail}")
+        before = profile.model.name if profile.model is not None else "router"
+        detail = f"{before} -> {model.name}" + ("" if ok else f": {status.detail}")
         if self._on_event is not None:
             self._on_event(ModelOperation(wall_time(), None, f"{name}/{model.name}", "swap", ok, detail))
         return status

@@ -129,6 +129,9 @@ def server_rows(
         mine = [m for m in models if m.server_id == server.id]
         model_names = [m.model for m in mine] or list(found.models if found is not None else ())
         windows = [m.window for m in mine if m.window]
+        if any(m.load_status for m in mine):  # a llama-server router: how many of its models run
+            running = sum(m.load_status == "loaded" for m in mine)
+            model_names = [f"router, {running} of {len(mine)} loaded"]
         rows.append(
             ServerRow(
                 name=server.id,

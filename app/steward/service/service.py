@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from steward.config import ExternalEditError, NewerSettingsFileError, Settings, SettingsError
-from steward.config.app_groups import EMBEDDED_ALONGSIDE
+from steward.config.app_groups import EMBEDDED_ALONGSIDE, ServerProfileConfig
 from steward.engine.events import EngineEvent
 from steward.engine.request import ChatRequest
 from steward.engine.running import Running
@@ -24,6 +24,8 @@ from steward.engine.types import ChatMessage, GenerationParams, Role
 from steward.runtime import Runtime, RuntimeOptions
 from steward.servers.managed import ServerStatus
 from steward.servers.models import ModelOperationError, OllamaModelOps
+from steward.servers.profiles import router_path_problems
+from steward.service import router_ops
 from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.endpoints import EndpointActions
 from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
@@ -261,10 +263,24 @@ class StewardService:
 
     def model_ops_unsupported(self, key: str) -> str | None:
         """Why load/unload is impossible for `key`, or None when its server supports it."""
+        if router_ops.router_backend(self.runtime.engine, key)[0] is not None:
+            return None
         return self._ollama_ops(key)[2] or None
 
+    def model_load_actions(self, key: str) -> tuple[str | None, str | None]:
+        """Why Load and why Unload are unavailable for `key` now (None = available): on a router
+        they follow the model's status; elsewhere both follow `model_ops_unsupported`."""
+        actions = router_ops.load_actions(self.runtime.engine, key)
+        why = self.model_ops_unsupported(key)
+        return actions if actions is not None else (why, why)
+
     async def load_model(self, key: str, load: bool = True) -> None:
-        """Load (or unload) a model on a server that supports it; raises ModelOperationError."""
+        """Load (or unload) a model on a server that supports it; raises ModelOperationError.
+        On a llama-server router this waits for the load within `timeouts.model_loading_wait_s`."""
+        if router_ops.router_backend(self.runtime.engine, key)[0] is not None:
+            wait_s = self.settings.timeouts.model_loading_wait_s
+            await router_ops.router_load(self.runtime.engine, key, load, wait_s)
+            return
         ops, model, why = self._ollama_ops(key)
         if ops is None:
             raise ModelOperationError(why)
@@ -350,7 +366,8 @@ class StewardService:
 
     def check_managed(self, profile: Mapping[str, object]) -> Problems:
         """What is wrong with a new managed profile, without doing anything."""
-        return self._with_item("servers", {"kind": "llamacpp", "autostart": True, **profile})[1]
+        new, problems = self._with_item("servers", {"kind": "llamacpp", "autostart": True, **profile})
+        return problems if new is None else _path_problems(new.servers[-1])
 
     async def add_managed(self, profile: Mapping[str, object]) -> tuple[Problems, ServerStatus | None]:
         """Save a managed llama-server profile and start it; (problems, status)."""
@@ -359,6 +376,8 @@ class StewardService:
         if new is None:
             return problems, None
         config = new.servers[index]
+        if problems := _path_problems(config):
+            return problems, None
         applied = await self.apply(new)
         if not applied.ok:
             return applied.problems, None
@@ -371,6 +390,11 @@ class StewardService:
         new, problems = self.validate({field: items})
         prefix = f"{field}[{len(current)}]"
         return new, [(p.removeprefix(prefix).lstrip("."), r) for p, r in problems]
+
+
+def _path_problems(config: ServerProfileConfig) -> Problems:
+    """A router profile's folder and preset file checked on this machine."""
+    return [("models_dir", problem) for problem in router_path_problems(config)]
 
 
 def _embedded_choice(enabled: bool, run: str) -> str:

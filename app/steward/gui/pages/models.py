@@ -1,11 +1,15 @@
 """Models page: every model on every server with its health, circuit and window; quarantine,
 release, reset, load/unload (where the server can), capability tags and the fallback chain
-(drag to reorder). Edits are saved to settings and applied to the engine at once."""
+(drag to reorder). Edits are saved to settings and applied to the engine at once.
+
+A llama-server router's models say their status in words in the Loaded column ("loaded",
+"loading…", "unloaded", "sleeping", "failed (exit 1)"), and Load / Unload are enabled only when
+the router would do them (Load an unloaded or failed model; Unload a running one)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -26,7 +30,7 @@ from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
 from steward.gui.pages.model_dialogs import CapabilitiesDialog, QuarantineDialog
 from steward.gui.tables import read_only_table
-from steward.gui.theme import status_text_colour
+from steward.gui.theme import colours, status_text_colour
 
 COLUMNS = [
     "Model",
@@ -44,12 +48,14 @@ COLUMNS = [
 ]
 
 
+LOADED_COLUMN = COLUMNS.index("Loaded")
 KEY_ROLE = Qt.ItemDataRole.UserRole
 MODEL_MIN_WIDTH = 200
 """The model name keeps at least this much room; columns give way (see NARROW_ORDER) before it does."""
-NARROW_ORDER = ["Loaded", "Success", "tok/s", "Failures", "Window", "Capabilities", "p50 TTFT", "Last error"]
+NARROW_ORDER = ["Success", "tok/s", "Failures", "Window", "Capabilities", "p50 TTFT", "Loaded", "Last error"]
 """When the table is too narrow, these columns hide, first to last; every value stays in the model's
-tooltip. Model, Server, Health and Circuit always show."""
+tooltip. Model, Server, Health and Circuit always show; Loaded stays long (a router's models say
+there whether they run)."""
 CHAIN_WIDTH = (170, 260)
 """The fallback chain panel's width: narrow (names elide in the middle), the table gets the rest."""
 
@@ -255,8 +261,10 @@ class ModelsPage(QWidget):
             self.capabilities_button,
         ):
             button.setEnabled(key is not None)
-        why = "select a model first" if key is None else self.bridge.model_ops_unsupported(key)
-        for button, verb in ((self.load_button, "Load"), (self.unload_button, "Unload")):
+        whys = ("select a model first",) * 2 if key is None else self.bridge.model_load_actions(key)
+        for button, verb, why in zip(
+            (self.load_button, self.unload_button), ("Load", "Unload"), whys, strict=True
+        ):
             button.setEnabled(why is None)
             button.setToolTip(
                 f"{verb} is not available: {why}" if why else f"{verb} this model on its server now"
@@ -316,11 +324,20 @@ class ModelsPage(QWidget):
                     item.setToolTip(model.health_reason)
                 if col == 5 and model.last_error_detail:
                     item.setToolTip(model.last_error_detail)
+                if col == LOADED_COLUMN:
+                    item.setForeground(self._load_colour(model.load_status))
         if changed:
             self.fit_columns()
         if selected is not None:
             self.select(selected)
         self._selection_changed()
+
+    def _load_colour(self, status: str | None) -> QColor:
+        """Failed in the error colour, not running (unloaded, sleeping, loading…) muted."""
+        c = colours(self.palette())
+        if status is None or status == "loaded":
+            return self.palette().color(QPalette.ColorRole.Text)
+        return c.error if status.startswith("failed") else c.muted
 
     @staticmethod
     def _cells(m: ModelSnapshot) -> list[str]:
@@ -342,7 +359,7 @@ class ModelsPage(QWidget):
             _fmt_s(m.metrics.ttft_p50),
             f"{m.metrics.tokens_per_s:.0f}" if m.metrics.tokens_per_s else "—",
             "—" if rate is None else f"{rate:.0%}",
-            {True: "yes", False: "no", None: "—"}[m.loaded],
+            m.load_status or {True: "yes", False: "no", None: "—"}[m.loaded],
             ", ".join(m.capabilities) or "—",
         ]
 
