@@ -30,6 +30,7 @@ from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.endpoints import EndpointActions
 from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
 from steward.service.litellm_export import litellm_config
+from steward.service.model_watch import ModelWatch
 from steward.service.recent import RecentRequests
 from steward.service.server_rows import ServerRow, server_rows
 from steward.service.settings_drift import SettingsDrift
@@ -74,6 +75,9 @@ class StewardService:
         self._gateway_factory: GatewayFactory | None = None
         self._gateway: HostedGateway | None = None
         self._gateway_error: str | None = None
+        self.model_watch = ModelWatch(runtime)
+        """Per-model SLOs (error budget, burn-rate alerts) and drift, from live user traffic."""
+        self._unwatch = runtime.subscribe(self.model_watch)
         self.settings_drift = SettingsDrift(runtime)
         """Outside edits of settings.toml: applied or refused (started by `watch_settings_file`)."""
 
@@ -89,6 +93,7 @@ class StewardService:
         await self.settings_drift.stop()
         await self.stop_gateway()
         self._unsubscribe()
+        self._unwatch()
         await self.runtime.stop()
 
     # --- the gateway -------------------------------------------------------------------------

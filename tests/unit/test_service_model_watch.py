@@ -1,0 +1,104 @@
+"""The live SLO and drift watch, fed engine events as the engine emits them (the events are
+built here; the runtime is a stand-in that only holds settings and collects published events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from steward.config import Settings
+from steward.engine.events import AttemptFailed, Completed, EngineEvent, RequestStarted
+from steward.engine.failures import FailureKind
+from steward.engine.types import Usage
+from steward.service.model_watch import DriftDetected, ModelWatch, SloAlertChanged
+
+KEY = "small/m"
+
+
+@dataclass
+class _Engine:
+    published: list[EngineEvent] = field(default_factory=list)
+
+    def publish(self, event: EngineEvent) -> None:
+        self.published.append(event)
+
+
+@dataclass
+class _Runtime:
+    settings: Settings
+    engine: _Engine = field(default_factory=_Engine)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def watch(settings: Settings | None = None) -> tuple[ModelWatch, _Runtime, Clock]:
+    runtime = _Runtime(settings or Settings())
+    clock = Clock()
+    return ModelWatch(runtime, clock), runtime, clock  # type: ignore[arg-type]
+
+
+def request(w: ModelWatch, clock: Clock, rid: str, ok: bool, ttft: float = 0.4, source: str = "chat") -> None:
+    w(RequestStarted(clock.now, rid, "sequential", (KEY,), "", source=source))
+    if ok:
+        w(Completed(clock.now, rid, KEY, "hi", Usage(10, 20), None, ttft, ttft + 1.0, 1))
+    else:
+        w(AttemptFailed(clock.now, rid, KEY, 1, FailureKind.CONNECTION_REFUSED, "refused", 0.01, False))
+
+
+def test_an_outage_raises_the_slow_then_fast_alert_and_they_clear_as_their_windows_come_clean() -> None:
+    w, runtime, clock = watch()
+
+    def run(seconds: int, ok: bool) -> None:
+        for _ in range(seconds):
+            clock.now += 1
+            request(w, clock, f"{clock.now}", ok)
+
+    def alerts() -> list[str | None]:
+        return [e.alert for e in runtime.engine.published if isinstance(e, SloAlertChanged)]
+
+    run(600, True)  # ten minutes of normal traffic
+    run(120, False)  # two minutes of refusals: 6x burn is reached before 14.4x
+    assert alerts() == ["slow", "fast"]
+    fast = [e for e in runtime.engine.published if isinstance(e, SloAlertChanged)][-1]
+    assert fast.model == KEY and fast.objective == "success" and "budget overspent" in fast.detail
+    run(400, True)  # the 5-minute window is clean: fast clears, the 30-minute one still burns
+    assert alerts() == ["slow", "fast", "slow"]
+    run(2000, True)  # and after half an hour, no alert
+    assert alerts() == ["slow", "fast", "slow", None]
+
+
+def test_lab_and_probe_traffic_and_client_mistakes_are_not_counted() -> None:
+    w, runtime, clock = watch()
+    for i in range(200):
+        clock.now += 1
+        request(w, clock, f"lab{i}", False, source="lab")
+        request(w, clock, f"probe{i}", False, source="probe")
+        w(AttemptFailed(clock.now, f"c{i}", KEY, 1, FailureKind.CANCELLED, "user stopped", 0.1, False))
+    assert runtime.engine.published == []
+    assert all(s.total == 0 for s in w.slo(KEY))
+
+
+def test_a_model_that_became_slower_is_told_as_drift() -> None:
+    w, runtime, clock = watch()
+    for i in range(300):
+        clock.now += 2
+        request(w, clock, f"r{i}", True, ttft=0.4 if i < 100 else 0.8)
+    drifts = [e for e in runtime.engine.published if isinstance(e, DriftDetected)]
+    assert len(drifts) == 1 and drifts[0].metric == "ttft" and drifts[0].change > 0.5
+    assert "slower than usual since" in drifts[0].detail
+    assert w.drift(KEY) is not None
+
+
+def test_per_model_objectives_override_the_defaults() -> None:
+    settings = Settings.model_validate(
+        {"slo": {"ttft_s": 2.0, "per_model": {KEY: {"ttft_s": 9.0, "min_tokens_per_s": 5}}}}
+    )
+    w, _, _ = watch(settings)
+    own, other = w.objectives(KEY), w.objectives("other/m")
+    assert (own.ttft_s, own.min_tokens_per_s, own.success_rate) == (9.0, 5.0, 0.99)
+    assert (other.ttft_s, other.min_tokens_per_s) == (2.0, None)
