@@ -8,7 +8,7 @@ Gemma 3 270M; see tests/integration/test_hardware_fit_real.py):
   `n_ubatch × ((3 × n_ff + 5 × n_embd) × 4 + 2 × mask cells)` bytes: the FFN's gate/up/product
   plus a few embedding-wide activations in f32, and one f16 attention-mask row per cached cell of
   each cache kind (full and sliding), per slot stream. Without flash attention the f32 scores
-  `n_head × cells` replace the mask (≈ 5× larger at 4k context). Logits for one token per slot sit
+  `n_head × cells` (plus Q and a few activations, f32 masks) replace that (≈ 5× larger at 4k). Logits for one token per slot sit
   in a separate output buffer (`n_vocab × 4 × slots`). `-fa auto` resolves to on for the CPU
   backend of the pinned build (its log: "Flash Attention enabled").
 - Weights are mmap'd and populated at load, so all tensor bytes count in RSS; on x86 with AVX2
@@ -80,13 +80,15 @@ def compute_bytes(spec: ModelSpec, layout: CacheLayout, costs: RuntimeCosts) -> 
     """The compute buffer of one micro-batch plus the logits output buffer."""
     n_embd = spec.embedding_length or (spec.heads or 32) * spec.head_dim
     ffn = max(spec.feed_forward_length or int(3.5 * n_embd), spec.expert_feed_forward or 0)
-    per_token = (3 * ffn + 5 * n_embd) * 4
+    ffn_phase = (3 * ffn + 5 * n_embd) * 4
     mask_cells = layout.cells_per_stream + layout.swa_cells_per_stream
     if costs.flash:
-        per_token += 2 * mask_cells
-    else:
+        per_token = ffn_phase + 2 * mask_cells
+    else:  # f32 scores for every head and cell, beside Q and a few activations; f32 masks
+        heads = spec.heads or spec.kv_heads
         scored = max(layout.cells_per_stream, layout.swa_cells_per_stream)
-        per_token += scored * 4 * (spec.heads or spec.kv_heads) + 4 * mask_cells
+        attention_phase = (2 * n_embd + 5 * heads * spec.head_dim) * 4 + scored * 4 * heads
+        per_token = max(ffn_phase, attention_phase) + 4 * mask_cells
     output = (spec.vocab_size or 0) * 4 * max(1, costs.parallel)
     return layout.n_ubatch * per_token + output
 
