@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from tests.support.llama import LlamaServer
+
 from steward.doctor_cli import server_rows
 from steward.hardware.budget import budget_for
 from steward.hardware.catalog import load_catalog
@@ -17,7 +19,6 @@ from steward.hardware.gpu import GIB
 from steward.hardware.recommend import recommend_all
 from steward.hardware.tiers import classify
 from steward.servers.discovery import discover
-from tests.support.llama import LlamaServer
 
 CPU = CpuInfo(model="Test CPU", physical_cores=4, logical_cores=8, simd=("AVX2",))
 
