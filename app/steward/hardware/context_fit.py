@@ -65,3 +65,13 @@ def breakdown_text(memory: MemoryEstimate) -> str:
         parts.append(f"saved context checkpoints {format_bytes(memory.checkpoints)}")
     parts += [f"compute buffers {format_bytes(memory.compute)}", f"runtime {format_bytes(memory.runtime)}"]
     return ", ".join(parts)
+
+
+def fit_sentence(
+    name: str, context: int, memory: MemoryEstimate, max_context: int, trained: int | None
+) -> str:
+    """The plain-words summary pages show: need at `context`, where it goes, how far it stretches."""
+    return (
+        f"{name} at {context_words(context)} context needs about {format_bytes(memory.total)}: "
+        f"{breakdown_text(memory)}. On this machine it {fits_with_text(max_context, trained)}."
+    )
