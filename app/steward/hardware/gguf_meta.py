@@ -117,10 +117,12 @@ def _quant_from_file_type(file_type: int | None, tensor_types: list[str]) -> str
 
 
 def _repackable(header: GgufHeader) -> tuple[tuple[str, int], ...]:
-    """Bytes per ggml type of the layer matrices whose rows come in groups of 8 (repack candidates)."""
+    """Bytes per ggml type of the matrices multiplied on the CPU whose rows come in groups of 8
+    (what the CPU backend may repack)."""
     sizes: dict[str, int] = {}
     for t in header.tensors:
-        if t.name.startswith("blk.") and len(t.shape) >= 2 and t.shape[1] % 8 == 0:
+        matmul = t.name.startswith("blk.") or t.name == "output.weight"  # token_embd is only looked up
+        if matmul and len(t.shape) >= 2 and t.shape[1] % 8 == 0:
             sizes[t.type_name] = sizes.get(t.type_name, 0) + t.n_bytes
     return tuple(sorted(sizes.items()))
 
