@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from steward.config import SettingsFile
 from steward.hardware.budget import budget_for
 from steward.hardware.catalog import CatalogModel, load_catalog, match_installed
+from steward.hardware.context_fit import fits_with_text, max_fitting_context
 from steward.hardware.detect import detect_hardware
 from steward.hardware.doctor import doctor_report, render_doctor_text
 from steward.hardware.fit import MemoryBudget, estimate_fit
@@ -46,7 +47,13 @@ def server_rows(
         for name in server.models:
             entry = by_id.get(matches.get(name, ""))
             fit = estimate_fit(entry.spec(), 8192, budget).label.value if entry else "unknown model"
-            models.append({"name": name, "fit": fit, "health": "loading" if server.loading else "up"})
+            context = (
+                fits_with_text(max_fitting_context(entry.spec(), budget), entry.trained_context)
+                if entry
+                else None
+            )
+            health = "loading" if server.loading else "up"
+            models.append({"name": name, "fit": fit, "context": context, "health": health})
         rows.append(
             {
                 "name": f"{server.kind}-{server.port}",

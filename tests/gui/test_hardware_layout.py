@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from steward.config import Settings
-from steward.gui.pages.hardware import CHARTS_MAX_HEIGHT, HardwarePage
+from steward.gui.pages.hardware import CHARTS_MAX_HEIGHT, FIT_COLUMN, REASON_COLUMN, HardwarePage
 from tests.gui.conftest import AppHarness, llama_settings, wait_until
 from tests.support.llama import LlamaServer
 
@@ -36,12 +36,12 @@ def test_recommendations_get_the_space_and_charts_scale_to_the_machine(
     assert page.cpu_chart.title_text().startswith("CPU: ") and page.cpu_chart.title_text().endswith(" %")
     assert page.table.height() > page.middle.height(), "the table, not the charts, takes the page"
     assert page.cpu_chart.height() <= CHARTS_MAX_HEIGHT
-    fit = page.table.item(0, 4)
+    fit = page.table.item(0, FIT_COLUMN)
     assert fit is not None and not fit.icon().isNull(), "fit shown as a colour swatch beside plain text"
     assert page.minimumSizeHint().width() <= 1024 - h.window.sidebar.width()
-    reason = page.table.item(0, 6)
+    reason = page.table.item(0, REASON_COLUMN)
     assert reason is not None
-    width = page.table.columnWidth(6) - 8
+    width = page.table.columnWidth(REASON_COLUMN) - 8
     metrics = page.table.fontMetrics()
     needed = metrics.boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, reason.text()).height()
     three_lines = 3 * metrics.lineSpacing()

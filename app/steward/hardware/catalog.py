@@ -44,6 +44,7 @@ class CatalogModel:
     capabilities: frozenset[str]
     ollama: tuple[str, ...]
     aliases: tuple[str, ...]
+    sliding_window: int | None = None  # Gemma 2/3: tokens their sliding-window layers attend to
 
     def default_quant(self) -> str:
         """The quant people usually run (Q4_K_M when listed)."""
@@ -66,6 +67,7 @@ class CatalogModel:
             weights_bytes=self.quants.get(q),
             active_parameter_count=self.active_parameters,
             architecture=self.family,
+            sliding_window=self.sliding_window,
         )
 
 
@@ -159,6 +161,7 @@ def parse_catalog(doc: Mapping[str, Any]) -> tuple[CatalogModel, ...]:
                 capabilities=frozenset(e.get("capabilities", [])),
                 ollama=tuple(e.get("ollama", [])),
                 aliases=tuple(e.get("aliases", [])),
+                sliding_window=a.get("sliding_window"),
             )
         )
     return tuple(models)

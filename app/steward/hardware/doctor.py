@@ -3,7 +3,9 @@
 `doctor_report` builds a JSON-ready dict (the `--json` output); `render_doctor_text`
 turns that same dict into the terminal report, so both always agree. The "servers"
 slot is filled by the caller with discovered servers, each shaped as
-{"name", "url", "health", "models": [{"name", "fit", "health"}]} (extra keys ignored).
+{"name", "url", "health", "models": [{"name", "fit", "health", "context"?}]} (extra keys ignored).
+Each recommendation also says the largest context it fits with here and where its memory goes
+(weights, KV cache, compute buffers, runtime).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from steward.hardware.context_fit import breakdown_text, context_words, fits_with_text
 from steward.hardware.detect import HardwareInfo
 from steward.hardware.gpu import GpuInfo, format_bytes
 from steward.hardware.recommend import Recommendation, TaskType
@@ -42,6 +45,16 @@ def _recommendation_dict(r: Recommendation) -> dict[str, Any]:
         "fit_text": r.fit.description,
         "context": r.fit.context,
         "memory_bytes": r.fit.memory.total,
+        "memory": {
+            "weights": r.fit.memory.weights,
+            "kv_cache": r.fit.memory.kv_cache,
+            "checkpoints": r.fit.memory.checkpoints,
+            "compute": r.fit.memory.compute,
+            "runtime": r.fit.memory.runtime,
+        },
+        "memory_text": breakdown_text(r.fit.memory),
+        "max_context": r.max_context,
+        "max_context_text": fits_with_text(r.max_context, r.model.trained_context),
         "tokens_per_second": round(r.fit.tokens_per_second, 1) if r.fit.tokens_per_second else None,
         "ollama": r.model.ollama[0] if r.model.ollama else None,
         "installed": r.installed,
@@ -119,8 +132,9 @@ def _server_lines(servers: Sequence[Mapping[str, Any]]) -> list[str]:
     for s in servers:
         lines.append(f"  {s.get('name', '?')}  {s.get('url', '')}  [{s.get('health', 'unknown')}]")
         for m in s.get("models", []):
+            context = f", {m['context']}" if m.get("context") else ""
             lines.append(
-                f"    - {m.get('name', '?')}: {m.get('fit', 'fit unknown')} [{m.get('health', 'unknown')}]"
+                f"    - {m.get('name', '?')}: {m.get('fit', 'fit unknown')}{context} [{m.get('health', 'unknown')}]"
             )
     return lines
 
@@ -141,4 +155,7 @@ def render_doctor_text(report: Mapping[str, Any]) -> str:
             tag = f" (ollama: {r['ollama']})" if r["ollama"] else ""
             lines.append(f"    {i}. {r['name']}{tag}{mark}")
             lines.append(f"       {r['reason']}")
+            lines.append(
+                f"       {r['max_context_text']}; at {context_words(r['context'])}: {r['memory_text']}"
+            )
     return "\n".join(lines) + "\n"

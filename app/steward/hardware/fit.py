@@ -1,11 +1,13 @@
 """Memory-fit estimates: will this model at this context run here, and how.
 
-Memory = weights + KV cache (2 × layers × kv_heads × head_dim × context × bytes per
-element) + compute buffers + a fixed runtime base. The compute buffer scales with
-batch × embedding width, which keeps the estimate honest for tiny models where a flat
-"+0.5 GB" would dwarf the model (calibrated against llama-server's own breakdown for
-SmolLM2: 22.6 MiB compute, ~16 MiB process base). A learned correction ratio (see
-`corrections`) multiplies the total.
+Memory = weights (+ the CPU's repacked copies) + caches as llama.cpp sizes them for the model's
+architecture (`kv_cache`: sliding-window layers, per-layer KV heads, MLA, recurrent state, cache
+type, slots) + the context checkpoints llama-server keeps for sliding-window/recurrent models +
+compute buffers + the process runtime (`llama_costs`). It models llama-server's resident memory
+once it has processed a full micro-batch (a prompt of 512+ tokens touches the whole compute
+buffer) — what a server needs to keep running, not its smaller footprint right after /health.
+Checked against real llama-servers within 10% (tests/integration/test_hardware_fit_real.py).
+A learned correction ratio (see `corrections`) multiplies the total.
 
 Labels follow LM Studio's wording: full GPU offload / partial offload (N of M layers) /
 CPU only (with a speed class) / won't fit.
@@ -17,8 +19,22 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from steward.hardware.gpu import MIB
+from steward.hardware.kv_cache import cache_layout, checkpoint_bytes
+from steward.hardware.llama_costs import RuntimeCosts, compute_bytes, repacked_bytes, runtime_bytes
 from steward.hardware.spec import ModelSpec
+
+__all__ = [
+    "FitEstimate",
+    "FitLabel",
+    "MemoryBudget",
+    "MemoryEstimate",
+    "RuntimeCosts",
+    "SpeedClass",
+    "estimate_fit",
+    "estimate_memory",
+    "speed_bucket",
+    "speed_class",
+]
 
 
 class FitLabel(StrEnum):
@@ -37,18 +53,6 @@ class SpeedClass(StrEnum):
 
 
 @dataclass(frozen=True)
-class RuntimeCosts:
-    """llama.cpp runtime constants the estimate uses (defaults match llama-server's)."""
-
-    host_base_bytes: int = 16 * MIB
-    gpu_context_bytes: int = 300 * MIB  # CUDA/ROCm/Metal context + scratch on the device
-    n_ubatch: int = 512
-    n_seq: int = 4
-    compute_floats_per_embedding: int = 20
-    kv_bytes_per_element: float = 2.0  # f16 KV cache
-
-
-@dataclass(frozen=True)
 class MemoryBudget:
     """How much memory a model may use here and how fast that memory is (effective GB/s)."""
 
@@ -62,17 +66,23 @@ class MemoryBudget:
 
 @dataclass(frozen=True)
 class MemoryEstimate:
-    """Bytes a model needs at one context size; `total` includes the learned correction."""
+    """Bytes a model needs at one context size; `total` includes the learned correction.
+
+    `weights` includes repacked copies, `kv_cache` every attention/recurrent cache,
+    `checkpoints` the context checkpoints llama-server keeps after a prompt (sliding-window and
+    recurrent models only), `context` the cells llama.cpp actually allocates (padded to 256)."""
 
     weights: int
     kv_cache: int
     compute: int
     runtime: int
     correction: float = 1.0
+    checkpoints: int = 0
+    context: int = 0
 
     @property
     def raw_total(self) -> int:
-        return self.weights + self.kv_cache + self.compute + self.runtime
+        return self.weights + self.kv_cache + self.checkpoints + self.compute + self.runtime
 
     @property
     def total(self) -> int:
@@ -110,18 +120,17 @@ class FitEstimate:
 def estimate_memory(
     spec: ModelSpec, context: int, *, correction: float = 1.0, costs: RuntimeCosts | None = None
 ) -> MemoryEstimate:
-    """Host-equivalent bytes to run `spec` with a `context`-token KV cache (what llama-server's RSS shows)."""
+    """Host-equivalent bytes to run `spec` with a `context`-token window (llama-server's RSS)."""
     c = costs or RuntimeCosts()
-    embedding = spec.embedding_length or (spec.heads or 32) * spec.head_dim
-    compute = c.n_ubatch * embedding * 4 * c.compute_floats_per_embedding
-    output = c.n_seq * (spec.vocab_size or 0) * 4
-    kv = int(spec.kv_bytes_per_token(c.kv_bytes_per_element) * max(0, context))
+    layout = cache_layout(spec, max(1, context), c.cache_settings())
     return MemoryEstimate(
-        weights=spec.weight_bytes,
-        kv_cache=kv,
-        compute=compute + output,
-        runtime=c.host_base_bytes,
+        weights=spec.weight_bytes + repacked_bytes(spec, c),
+        kv_cache=layout.total,
+        compute=compute_bytes(spec, layout, c),
+        runtime=runtime_bytes(spec, c),
         correction=correction,
+        checkpoints=checkpoint_bytes(layout, spec.sliding_window, c.checkpoints_per_completion),
+        context=layout.n_ctx,
     )
 
 
@@ -194,7 +203,7 @@ def estimate_fit(
     memory = estimate_memory(spec, context, correction=correction, costs=c)
     scale = correction
     gpu_need = int((memory.weights + memory.kv_cache + memory.compute + c.gpu_context_bytes) * scale)
-    host_only = int(memory.runtime * scale)
+    host_only = int((memory.runtime + memory.checkpoints) * scale)  # checkpoints live in host RAM
     if budget.gpu_bytes > 0 and gpu_need <= budget.gpu_bytes and host_only <= budget.ram_bytes:
         return _verdict(FitLabel.FULL_GPU, context, memory, spec.layers, spec, budget)
     if budget.gpu_bytes > 0 and not budget.unified and spec.layers > 0:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from steward.hardware.catalog import CatalogModel, match_installed
+from steward.hardware.context_fit import max_fitting_context
 from steward.hardware.corrections import CorrectionStore
 from steward.hardware.fit import FitEstimate, FitLabel, MemoryBudget, SpeedClass, estimate_fit, speed_bucket
 from steward.hardware.gpu import format_bytes
@@ -64,6 +65,7 @@ class Recommendation:
     reason: str
     installed: bool
     installed_as: str | None = None
+    max_context: int = 0  # the largest context that fits this budget (0 = not computed / none)
 
 
 def context_label(tokens: int) -> str:
@@ -142,7 +144,15 @@ def recommend(
             Recommendation(model, quant, fit, score, reason, installed_as is not None, installed_as)
         )
     ranked.sort(key=lambda r: (-r.score, r.model.id))
-    return ranked[:limit]
+    return [_with_max_context(r, budget, corrections) for r in ranked[:limit]]
+
+
+def _with_max_context(
+    rec: Recommendation, budget: MemoryBudget, corrections: CorrectionStore | None
+) -> Recommendation:
+    """The recommendation with the largest context its quant fits with here (only for those shown)."""
+    ratio = corrections.get(rec.model.id) if corrections else 1.0
+    return replace(rec, max_context=max_fitting_context(rec.model.spec(rec.quant), budget, correction=ratio))
 
 
 def recommend_all(

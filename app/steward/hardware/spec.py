@@ -55,6 +55,10 @@ class ModelSpec:
     `weights_bytes` is the real size of the weights when known (GGUF tensors,
     Ollama size); otherwise it is estimated from the parameter count.
     `active_parameter_count` is set for mixture-of-experts models (drives speed).
+
+    The optional fields below describe what llama.cpp's cache and compute buffers depend on
+    (read from GGUF metadata or Ollama's `model_info`, same keys); unknown ones fall back to a
+    plain transformer with `kv_heads` on every layer (see `kv_cache` and `llama_costs`).
     """
 
     name: str
@@ -70,6 +74,20 @@ class ModelSpec:
     weights_bytes: int | None = None
     active_parameter_count: int | None = None
     architecture: str | None = None
+    feed_forward_length: int | None = None  # widest FFN (max over layers)
+    expert_feed_forward: int | None = None  # MoE: expert FFN width × experts used per token
+    value_dim: int | None = None  # V head size when it differs from K's (`attention.value_length`)
+    swa_head_dim: int | None = None  # K/V head sizes on sliding-window layers, when they differ
+    swa_value_dim: int | None = None
+    sliding_window: int | None = None  # tokens a sliding-window layer attends to
+    swa_pattern: int | tuple[bool, ...] | None = None  # GGUF `sliding_window_pattern`: period or per layer
+    kv_heads_per_layer: tuple[int, ...] | None = None  # GGUF arrays (0 = no attention cache there)
+    mla_rank: int | None = None  # MLA: `kv_lora_rank`; the cache keeps rank + rope values per token
+    rope_dim: int | None = None
+    recurrent_layers: tuple[bool, ...] | None = None  # layers with an SSM/RWKV/conv state, not a KV cache
+    recurrent_state_bytes: int = 0  # bytes of one such layer's state per slot (f32)
+    merges: int | None = None  # BPE merges in the tokenizer (they live in RAM)
+    repackable: tuple[tuple[str, int], ...] = ()  # (ggml type, bytes) of layer matmul weights
 
     @property
     def weight_bytes(self) -> int:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 from steward.gui.bridge import Bridge
 from steward.gui.charts import ResourceChart, colour_icon
 from steward.gui.tables import read_only_table
+from steward.hardware.context_fit import breakdown_text, context_words, fit_sentence, fits_with_text
 from steward.hardware.fit import FitLabel
 from steward.hardware.gpu import GIB, format_bytes
 from steward.hardware.recommend import Recommendation, TaskType
@@ -49,11 +51,18 @@ FIT_COLOURS = {
     FitLabel.CPU_ONLY: "#3b82c4",
     FitLabel.WONT_FIT: "#d0433b",
 }
-COLUMNS = ["Task", "Model", "Quant", "Est. memory", "Fit", "Installed", "Why"]
+COLUMNS = ["Task", "Model", "Quant", "Memory", "Fit", "Context", "Installed", "Why"]
+HEADER_TIPS = {
+    3: "Estimated memory at 8k context (hover a cell for where it goes)",
+    5: "The largest context this model fits with on this machine",
+}
+MODEL_COLUMN = 1
+MODEL_COLUMN_MAX = 150  # long names elide (full name in the tooltip): the reason keeps its room
+FIT_COLUMN = 4
 CHART_WINDOW_S = 120.0
 CHARTS_MAX_HEIGHT = 200
 CHARTS_MIN_HEIGHT = 130
-REASON_COLUMN = 6
+REASON_COLUMN = 7
 REASON_LINES = 3
 ALL_TASKS = "all"
 
@@ -120,18 +129,27 @@ class HardwarePage(QWidget):
         filters.addWidget(self.task_filter)
         self.table = read_only_table("recommendationsTable", COLUMNS)
         self.table.setWordWrap(True)
+        for column, tip in HEADER_TIPS.items():
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
+        self.table.horizontalHeader().setSectionResizeMode(MODEL_COLUMN, QHeaderView.ResizeMode.Interactive)
         # rows grow with the wrapped reason, up to REASON_LINES (the whole reason is the tooltip)
         self.table.horizontalHeader().sectionResized.connect(lambda *_: self._rows_timer.start())
         self._rows_timer = QTimer(self)
         self._rows_timer.setSingleShot(True)
         self._rows_timer.setInterval(0)
         self._rows_timer.timeout.connect(self.fit_rows)
+        # the selected model's memory in plain words (the table row keeps only the total)
+        self.fit_detail = QLabel("")
+        self.fit_detail.setObjectName("fitDetail")
+        self.fit_detail.setWordWrap(True)
+        self.table.currentCellChanged.connect(lambda row, *_: self._show_fit_detail(row))
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(self.middle)
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.fit_detail)
 
         bridge.runtime_ready.connect(lambda _warnings: self._runtime_ready())
         bridge.hardware_ready.connect(self.show_report)
@@ -201,18 +219,40 @@ class HardwarePage(QWidget):
                 rec.quant,
                 format_bytes(rec.fit.memory.total),
                 rec.fit.description,
+                context_words(rec.max_context) if rec.max_context else "none",
                 installed,
                 rec.reason,
             ]
+            tips = {
+                MODEL_COLUMN: rec.model.name,
+                3: breakdown_text(rec.fit.memory),
+                5: f"On this machine it {fits_with_text(rec.max_context, rec.model.trained_context)}.",
+                REASON_COLUMN: rec.reason,
+            }
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if c == 4:  # the colour as a swatch: coloured text would be unreadable in one theme
+                if c == FIT_COLUMN:  # the colour as a swatch: coloured text would be unreadable in one theme
                     item.setIcon(colour_icon(QColor(FIT_COLOURS.get(rec.fit.label, "#8a8f98"))))
-                if c == 6:
-                    item.setToolTip(rec.reason)
+                if c in tips:
+                    item.setToolTip(tips[c])
                 self.table.setItem(r, c, item)
         self.table.setColumnHidden(0, self.task_filter.currentData() != ALL_TASKS)
+        self.table.resizeColumnToContents(MODEL_COLUMN)
+        self.table.setColumnWidth(MODEL_COLUMN, min(MODEL_COLUMN_MAX, self.table.columnWidth(MODEL_COLUMN)))
         self.fit_rows()
+        self._show_fit_detail(max(0, self.table.currentRow()))
+
+    def _show_fit_detail(self, row: int) -> None:
+        """The selected (else first) recommendation's memory breakdown and largest context."""
+        rows = self.visible_recommendations()
+        if not 0 <= row < len(rows):
+            self.fit_detail.setText("")
+            return
+        rec = rows[row][1]
+        name = f"{rec.model.name} ({rec.quant})"
+        self.fit_detail.setText(
+            fit_sentence(name, rec.fit.context, rec.fit.memory, rec.max_context, rec.model.trained_context)
+        )
 
     def fit_rows(self) -> None:
         """Each row as tall as its wrapped reason needs, at most REASON_LINES lines."""
