@@ -167,7 +167,9 @@ class _Conn:
 class FaultProxy:
     """TCP proxy in front of `upstream_host:upstream_port` with switchable faults (see module docstring)."""
 
-    def __init__(self, upstream_host: str, upstream_port: int, *, seed: int = 0, listen_port: int = 0) -> None:
+    def __init__(
+        self, upstream_host: str, upstream_port: int, *, seed: int = 0, listen_port: int = 0
+    ) -> None:
         self._upstream = (upstream_host, upstream_port)
         self._rng = random.Random(seed)
         self._lock = threading.Condition()

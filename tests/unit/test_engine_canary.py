@@ -144,7 +144,8 @@ async def test_nothing_runs_while_the_hold_off_rule_says_no(fake_clock: FakeCloc
 async def test_at_most_one_check_in_flight_per_model(fake_clock: FakeClock) -> None:
     h = Harness(fake_clock)
     short = EngineSettings(
-        health=HealthSettings(canary_interval_s=1.0), timeouts=TimeoutSettings(connect_s=1.0, first_token_s=3.0)
+        health=HealthSettings(canary_interval_s=1.0),
+        timeouts=TimeoutSettings(connect_s=1.0, first_token_s=3.0),
     )
     h.engine.update_settings(short)  # a check (up to 3 s) outlasts the interval (1 s)
     await h.ready()
@@ -235,7 +236,9 @@ async def test_a_success_resets_the_count_and_puts_the_model_back(fake_clock: Fa
 async def test_a_real_answer_clears_the_canary_failure_and_its_count(fake_clock: FakeClock) -> None:
     h = Harness(fake_clock)
     await h.ready()
-    h.backend.script("m", Step(tokens=(), fail=FailureKind.SERVER_ERROR), Step(tokens=(), fail=FailureKind.SERVER_ERROR))
+    h.backend.script(
+        "m", Step(tokens=(), fail=FailureKind.SERVER_ERROR), Step(tokens=(), fail=FailureKind.SERVER_ERROR)
+    )
     await h.round()
     await h.round()
     assert h.canary.failures_in_a_row("a/m") == 2

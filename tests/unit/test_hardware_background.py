@@ -16,7 +16,10 @@ def test_on_battery_waits_with_the_level() -> None:
 
 
 def test_plugged_in_and_quiet_goes_ahead() -> None:
-    assert hold_off_reason(Conditions(on_battery=False, battery_percent=80, cpu_percent=20, resources=PLENTY)) is None
+    assert (
+        hold_off_reason(Conditions(on_battery=False, battery_percent=80, cpu_percent=20, resources=PLENTY))
+        is None
+    )
 
 
 def test_a_busy_cpu_waits() -> None:
