@@ -145,6 +145,15 @@ class InferenceCanary:
             task.add_done_callback(self._tasks.discard)
         return [s.key for s in due]
 
+    async def check(self, state: ModelState) -> bool:
+        """Check `state` now, whatever the schedule and the hold-off rule; False (and no check) when
+        one of it is already in flight."""
+        if state.key in self._in_flight:
+            return False
+        self._in_flight.add(state.key)
+        await self._check(state)
+        return True
+
     async def wait_idle(self) -> None:
         """Wait until no check is in flight (tests and shutdown)."""
         while self._tasks:
