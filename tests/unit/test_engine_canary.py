@@ -257,3 +257,19 @@ async def test_a_loading_model_is_not_a_failure(fake_clock: FakeClock) -> None:
     h.backend.script("m", fail(FailureKind.MODEL_LOADING, tokens=(), detail="loading model"))
     await h.round()
     assert h.state.canary_failure is None and h.canary.failures_in_a_row("a/m") == 0
+
+
+async def test_a_model_that_is_not_loaded_is_not_loaded_by_a_check(fake_clock: FakeClock) -> None:
+    h = Harness(fake_clock)
+    h.engine.add_model("a", ModelInfo("m", loaded_context=4096, loaded=False))  # Ollama lists it, unloaded
+    await h.ready()
+    assert await h.round() == ["b/m"] and h.calls == 0
+
+
+async def test_a_refused_connection_is_down_not_wedged(fake_clock: FakeClock) -> None:
+    h = Harness(fake_clock)
+    await h.ready()
+    h.backend.script("m", default=fail(FailureKind.CONNECTION_REFUSED, tokens=()))
+    for _ in range(4):
+        await h.round()
+    assert h.state.canary_failure is None and h.restarts == [], "the supervisor restarts crashed servers"

@@ -10,10 +10,12 @@ row the server is handed to `restart` (the runtime restarts a server Steward run
 routed around). A canary or a real answer that succeeds puts the model back.
 
 The canary is not traffic: it emits no request events and adds no metrics sample, so charts, SLOs
-and the gateway's counters never see it. It never runs on a model that is busy, was used within
-the interval, is quarantined or whose server is not up, never while `hold_off` names a reason (on
-battery, CPU or memory pressure), and never twice at once on one model. Every wait is on the
-injected clock, so its tests drive time and never sleep.
+and the gateway's counters never see it (its own `CanaryFailed` events are apart). It never runs on
+a model that is busy, was used within the interval, is not loaded (asking would load it), is
+quarantined or whose server is not up, never while `hold_off` names a reason (on battery, CPU or
+memory pressure), and never twice at once on one model. A refused connection is a server that is
+down, not wedged: liveness' business (and the supervisor's, for a crashed process). Every wait is
+on the injected clock, so its tests drive time and never sleep.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ OFF_RECHECK_S = 30.0
 """How often a switched-off canary looks whether it was switched on."""
 TICKS_PER_INTERVAL = 4
 """The canary wakes this many times per interval, so a model is checked soon after it becomes due."""
+
+_NOT_WEDGED = frozenset({FailureKind.CONNECTION_REFUSED})
+"""Nothing listens: a server that is down (liveness marks it, the supervisor restarts a crashed one)."""
 
 HoldOff = Callable[[], Awaitable[str | None]]
 """Why background work should wait now ("on battery"), or None to go ahead."""
@@ -172,6 +177,8 @@ class InferenceCanary:
         probe = state.server.last_probe
         if probe is None or probe.state is not ServerState.UP:
             return False  # down or loading: liveness' business, not the canary's
+        if state.info is not None and state.info.loaded is False:
+            return False  # asking would load it (Ollama, a router): a check must not cost a model load
         bulkhead = state.server.bulkhead
         if state.in_flight or bulkhead.active or bulkhead.queued:
             return False
@@ -190,9 +197,9 @@ class InferenceCanary:
             if error is None:
                 self._failures[key] = 0
                 host.canary_passed(state)
-            elif policy_for(error.kind).counts_for_breaker:
+            elif policy_for(error.kind).counts_for_breaker and error.kind not in _NOT_WEDGED:
                 await self._failed(state, error)
-            else:  # loading, busy, rate-limited…: not a wedged server
+            else:  # loading, busy, rate-limited, nothing listening…: not a wedged server
                 log.info("canary on %s inconclusive: %s: %s", key, error.kind.value, error.detail)
         finally:
             self._last[key] = max(self._last.get(key, started), clock.now())
