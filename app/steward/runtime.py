@@ -16,12 +16,14 @@ from steward.backends.factory import configure_backend, make_backend
 from steward.config import SecretStore, Settings, SettingsFile, engine_settings
 from steward.config.app_groups import EMBEDDED_ALONGSIDE, EndpointConfig, ServerProfileConfig
 from steward.config.engine_groups import TimeoutsConfig
+from steward.engine.canary import InferenceCanary
 from steward.engine.clock import SystemClock, wall_time
 from steward.engine.context import ContextManager, engine_summarizer
 from steward.engine.core import Engine
 from steward.engine.events import EngineEvent
 from steward.engine.failures import BackendError
 from steward.engine.types import ServerState as ProbeState
+from steward.hardware.background import hold_off_reason, read_conditions
 from steward.hardware.catalog import load_catalog, match_installed
 from steward.hardware.nvidia import NvidiaProbe, PynvmlApi
 from steward.hardware.sampler import ResourceSampler, SystemSampler
@@ -91,6 +93,8 @@ class Runtime:
     """The embedded setting (enabled, run) that decided at start; None when not asked."""
     routers: RouterWatch | None = None
     """Follows the status stream of every llama-server router (long-lived runtimes only)."""
+    canary: InferenceCanary | None = None
+    """The inference canary (one token asked of idle models), running with the health monitor."""
     _keys: dict[str, str | None] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
@@ -143,6 +147,10 @@ class Runtime:
             runtime._tasks.append(asyncio.ensure_future(engine.run_health_monitor()))
             runtime.routers = RouterWatch(engine)
             runtime.routers.update(engine.backends())
+            runtime.canary = InferenceCanary(
+                engine, hold_off=runtime._canary_hold_off, restart=runtime._restart, manages=runtime._manages
+            )
+            runtime._tasks.append(asyncio.ensure_future(runtime.canary.run()))
         if opts.discover and opts.health_monitor:  # long-lived runtimes (the app) keep looking
             runtime._tasks.append(asyncio.ensure_future(runtime.rediscover_forever()))
         if opts.health_monitor:  # configured servers that were down at start: re-probed on a short backoff
@@ -175,6 +183,18 @@ class Runtime:
                 self.engine.set_capabilities(state.key, configured[state.key])
             elif state.ref.model in matched:
                 self.engine.set_capabilities(state.key, matched[state.ref.model].capabilities)
+
+    async def _canary_hold_off(self) -> str | None:
+        """The canary waits on battery and under CPU or memory pressure (read off the loop's thread)."""
+        latest = self.resources.latest if self.resources is not None else None
+        return hold_off_reason(await asyncio.to_thread(read_conditions, latest))
+
+    def _manages(self, server_id: str) -> bool:
+        return self.supervisor is not None and self.supervisor.manages(server_id)
+
+    async def _restart(self, server_id: str, reason: str) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.restart_for(server_id, reason)
 
     def _store_error(self, message: str) -> None:
         log.error("history database: %s", message)

@@ -25,6 +25,12 @@ Faults shape DOWNSTREAM data (upstream -> client) unless said otherwise. Which c
   an error, an SSE stream that loops forever. Existing connections are closed at the switch (the server
   process was replaced) unless `close_existing=False`. The client's bytes are read and dropped throughout,
   so closing never turns into an RST.
+- `OnPaths`: a fault for some HTTP paths only. A NEW connection's first request line is read; if its path
+  (query ignored) is one of `paths`, `fault` applies to that connection: `Timeout` holds the request
+  unanswered (until the client goes, or the fault is cleared: then it is forwarded), `Respond` answers it
+  with canned bytes. Every other connection is forwarded untouched, so `/health` and `/v1/models` answer
+  while completions hang or fail: a wedged server. Decided per connection, by its first request: Steward's
+  backends stream completions on their own connection pool, apart from health probes and model lists.
 
 Counters tell tests what happened: `connections_accepted`, `active_connections`, `bytes_up`, `bytes_down`
 (bytes actually forwarded), `connections_answered` (connections a `Respond` answered) and `closed_by_client` (connections whose client closed or reset its socket first;
@@ -113,7 +119,15 @@ class Respond:
     close_existing: bool = True
 
 
-Fault = Latency | Down | Timeout | ResetPeer | Slicer | LimitData | Bandwidth | Respond
+@dataclass(frozen=True)
+class OnPaths:
+    """Apply `fault` only to connections whose first HTTP request is for one of `paths` (see the module doc)."""
+
+    paths: tuple[str, ...]
+    fault: Timeout | Respond
+
+
+Fault = Latency | Down | Timeout | ResetPeer | Slicer | LimitData | Bandwidth | Respond | OnPaths
 
 
 def http_reply(
@@ -153,13 +167,15 @@ class _Conn:
 class FaultProxy:
     """TCP proxy in front of `upstream_host:upstream_port` with switchable faults (see module docstring)."""
 
-    def __init__(self, upstream_host: str, upstream_port: int, *, seed: int = 0) -> None:
+    def __init__(
+        self, upstream_host: str, upstream_port: int, *, seed: int = 0, listen_port: int = 0
+    ) -> None:
         self._upstream = (upstream_host, upstream_port)
         self._rng = random.Random(seed)
         self._lock = threading.Condition()
         self._faults: tuple[Fault, ...] = ()
         self._generation = 0
-        self._port = 0
+        self._port = listen_port  # 0 = a free one
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -405,6 +421,13 @@ class FaultProxy:
                 ]
                 for task in tasks:
                     task.add_done_callback(lambda _t: conn.finish())
+            elif self._active_fault(OnPaths) is not None and (reset is None or reset.after_ms > 0):
+                tasks = [
+                    asyncio.create_task(self._client_to_queue(conn)),
+                    asyncio.create_task(self._by_path(conn)),
+                ]
+                for task in tasks:
+                    task.add_done_callback(lambda _t: conn.finish())
             elif reset is None or reset.after_ms > 0:
                 tasks = [
                     asyncio.create_task(self._client_to_queue(conn)),
@@ -459,6 +482,46 @@ class FaultProxy:
             await asyncio.sleep(fault.every_ms / 1000)
             if not await self._write_canned(conn, fault.repeat):
                 return
+
+    async def _by_path(self, conn: _Conn) -> None:
+        """`OnPaths`: fault the connection if its first request is for one of the paths, else forward it."""
+        path = await self._first_path(conn)
+
+        def rule() -> OnPaths | None:
+            found = self._active_fault(OnPaths)
+            return found if found is not None and path in found.paths else None
+
+        matched = rule()
+        if matched is not None and isinstance(matched.fault, Respond):
+            await self._respond(conn, matched.fault)
+            return
+        while (matched := rule()) is not None and isinstance(matched.fault, Timeout):
+            assert self._changed is not None
+            await self._changed.wait()  # held unanswered until the fault is cleared (or the client goes)
+        parts = [
+            asyncio.create_task(self._upstream_side(conn)),
+            asyncio.create_task(self._queue_to_client(conn)),
+        ]
+        try:
+            await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for part in parts:
+                part.cancel()
+            await asyncio.gather(*parts, return_exceptions=True)
+
+    @staticmethod
+    async def _first_path(conn: _Conn) -> str:
+        """The path of the connection's first request line (query dropped); the bytes stay queued."""
+        received = b""
+        while b"\r\n" not in received and len(received) < _READ_SIZE:
+            received += await conn.up_queue.get()
+        fresh: asyncio.Queue[bytes] = asyncio.Queue()
+        fresh.put_nowait(received)
+        while not conn.up_queue.empty():
+            fresh.put_nowait(conn.up_queue.get_nowait())
+        conn.up_queue = fresh  # the reader task puts into whichever queue the connection holds
+        parts = received.split(b"\r\n", 1)[0].split(b" ")
+        return parts[1].decode("latin-1").split("?", 1)[0] if len(parts) >= 2 else ""
 
     @staticmethod
     async def _await_request(conn: _Conn) -> None:

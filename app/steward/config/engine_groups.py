@@ -155,6 +155,16 @@ class HealthConfig(SettingsGroup):
     window_s: PositiveSeconds = _HE.window_s
     metrics_window: PositiveInt = Field(default=_HE.metrics_window, description="Samples kept per model.")
     recovery_ramp_s: NonNegativeSeconds = _HE.recovery_ramp_s
+    canary_interval_s: NonNegativeSeconds = Field(
+        default=_HE.canary_interval_s,
+        description="How often a model nobody used for that long is asked for one token, to catch a "
+        "server whose health check answers while it cannot generate; 0 = off.",
+    )
+    canary_failures_to_restart: PositiveInt = Field(
+        default=_HE.canary_failures_to_restart,
+        description="Failed one-token checks in a row after which a server Steward runs is restarted "
+        "(others are only routed around).",
+    )
 
 
 class BulkheadConfig(SettingsGroup):

@@ -322,6 +322,7 @@ class Engine:
         elif completion and result.ttft_s is not None and result.total_s > result.ttft_s:
             tps = completion / (result.total_s - result.ttft_s)
         state.metrics.add(Sample(self.clock.now(), True, result.ttft_s, result.total_s, completion, tps))
+        state.canary_failure = None  # a real answer: whatever the canary saw is over
         self._update_health(state)
 
     def _on_failure(self, state: ModelState, permit: Permit, error: BackendError, elapsed: float) -> None:
@@ -382,6 +383,7 @@ class Engine:
             breaker=state.breaker.state,
             server_state=probe.state if probe else None,
             truncation_recent=truncation_recent,
+            canary_failure=state.canary_failure,
         )
         status, reason = derive_health(inputs, state.metrics, self.settings.health, now)
         if status is not state.health:
@@ -432,6 +434,27 @@ class Engine:
     def record_failure(self, state: ModelState, permit: Permit, error: BackendError, elapsed: float) -> None:
         self._on_failure(state, permit, error, elapsed)
 
+    # The inference canary's view (`CanaryHost`): its verdicts are not traffic (no metrics sample).
+
+    def canary_failed(self, state: ModelState, error: BackendError, reason: str) -> None:
+        """Unhealthy with `reason`, and the circuit opened so requests go around the model until a
+        canary or a real answer succeeds again."""
+        state.canary_failure = reason
+        state.last_error_kind, state.last_error_detail = error.kind, error.detail
+        if state.breaker.state is not BreakerState.OPEN:
+            state.breaker.force_open(reason)
+        self._update_health(state)
+
+    def canary_passed(self, state: ModelState) -> None:
+        """A canary answered after failing: the circuit it opened closes and the model is routed to again."""
+        if state.canary_failure is None:
+            return
+        state.canary_failure = None
+        if state.breaker.state is not BreakerState.CLOSED:
+            state.breaker.reset("the canary answered again")
+            state.recovered_at = self.clock.now()
+        self._update_health(state)
+
     # --- user actions ----------------------------------------------------------------------
 
     def quarantine(self, key: str, reason: str, duration_s: float | None = None) -> None:
@@ -460,6 +483,7 @@ class Engine:
         state.metrics = ModelMetrics(self.settings.health.metrics_window)
         state.last_error_kind = state.last_error_detail = None
         state.truncation_at = None
+        state.canary_failure = None
         self._update_health(state)
 
     def _sweep_quarantine(self) -> None:

@@ -217,6 +217,18 @@ class HealthChanged(EngineEvent):
 
 
 @dataclass(frozen=True)
+class CanaryFailed(EngineEvent):
+    """The inference canary (one token asked of an idle model, not user traffic) failed."""
+
+    model: str
+    kind: FailureKind
+    detail: str
+    in_a_row: int
+    action: str
+    """What follows, in words: "routed around" or "restarting the server"."""
+
+
+@dataclass(frozen=True)
 class ResourceWarning(EngineEvent):
     detail: str
 

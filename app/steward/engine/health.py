@@ -36,6 +36,8 @@ class HealthInputs:
     breaker: BreakerState
     server_state: ServerState | None
     truncation_recent: bool
+    canary_failure: str | None = None
+    """The inference canary's last failure (liveness may still say up): unhealthy, with its reason."""
 
 
 def derive_health(
@@ -46,6 +48,8 @@ def derive_health(
         return HealthStatus.QUARANTINED, "quarantined"
     if inputs.server_state is ServerState.LOADING:
         return HealthStatus.LOADING, "model is loading"
+    if inputs.canary_failure is not None:
+        return HealthStatus.UNHEALTHY, inputs.canary_failure
     if inputs.breaker is BreakerState.OPEN:
         return HealthStatus.UNHEALTHY, "circuit open"
     if inputs.server_state is ServerState.DOWN:

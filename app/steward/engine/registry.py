@@ -41,6 +41,10 @@ class ModelState:
     truncation_at: float | None = None
     recovered_at: float | None = None
     in_flight: int = 0
+    last_used_at: float | None = None
+    """Clock time the model last finished an attempt of a real request (the canary leaves it alone)."""
+    canary_failure: str | None = None
+    """Why the inference canary last failed ("canary: …"), until a canary or a real answer succeeds."""
     window_override: int | None = None
     window_checked: bool = False
     listed: bool = True

@@ -520,6 +520,7 @@ class RequestRun:
             raise BackendError(FailureKind.UNKNOWN, f"{type(exc).__name__}: {exc}") from exc
         finally:
             state.in_flight -= 1
+            state.last_used_at = env.clock.now()
             bulkhead.release()
 
     def _ready_alternative(self) -> bool:

@@ -86,6 +86,10 @@ class HealthSettings:
     window_s: float = 300.0
     metrics_window: int = 200
     recovery_ramp_s: float = 60.0
+    canary_interval_s: float = 300.0
+    """How often an idle model is asked for one token (the inference canary, `engine.canary`); 0 = off."""
+    canary_failures_to_restart: int = 3
+    """Canary failures in a row after which a server Steward runs is restarted."""
 
 
 @dataclass(frozen=True)

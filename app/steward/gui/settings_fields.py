@@ -73,7 +73,8 @@ SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
     (
         "health",
         "Health checks",
-        "Background probes and the thresholds that mark a model degraded.",
+        "Background probes, a one-token test of idle models (a server can answer its health check "
+        "while it cannot generate), and the thresholds that mark a model degraded.",
         ("health",),
         "live",
     ),

@@ -196,6 +196,15 @@ class ManagedServer:
             self._profile = profile
         return await self.start(wait=wait)
 
+    async def restart_for(self, reason: str) -> ServerStatus:
+        """Restart a running server that stopped answering though its process lives (its inference
+        canary failed): logged, announced as `restarting` with `reason`, counted in `restarts` and
+        kept as the last exit ("restarted: canary failed 3× in a row: …") for the Servers page."""
+        self.restarts += 1
+        self._note_exit(f"restarted: {reason}")
+        self._set(ServerState.RESTARTING, reason)
+        return await self.restart()
+
     # ---- the supervision loop ----------------------------------------------------------------------
 
     async def _lifecycle(self) -> None:

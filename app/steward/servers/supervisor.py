@@ -111,6 +111,14 @@ class Supervisor:
     async def restart(self, name: str) -> ServerStatus:
         return await self.server(name).restart()
 
+    def manages(self, name: str) -> bool:
+        """Whether `name` is a server this supervisor runs."""
+        return name in self._servers
+
+    async def restart_for(self, name: str, reason: str) -> ServerStatus:
+        """Restart `name` because it stopped answering (see `ManagedServer.restart_for`)."""
+        return await self.server(name).restart_for(reason)
+
     async def swap_model(self, name: str, model: Path) -> ServerStatus:
         """Serve `model` from llama-server profile `name`: its process restarts with that file."""
         server = self.server(name)

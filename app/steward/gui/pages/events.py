@@ -42,8 +42,8 @@ def describe_payload(payload: dict[str, object]) -> str:
 
 def describe_record(record: EventRecord) -> str:
     """The Detail cell: a server's state change reads as a sentence with its reason first
-    ("embedded-large: ready → crashed — killed by SIGKILL"), so does a quarantine; other events
-    as key=value pairs."""
+    ("embedded-large: ready → crashed — killed by SIGKILL"), so do a quarantine and a failed canary;
+    other events as key=value pairs."""
     payload = dict(record.payload)
     if record.type == "ServerStateChanged" and {"server", "state", "previous"} <= payload.keys():
         head = f"{payload.pop('server')}: {payload.pop('previous')} → {payload.pop('state')}"
@@ -52,6 +52,9 @@ def describe_record(record: EventRecord) -> str:
         return head + (f" — {reason}" if reason else "") + (f" ({rest})" if rest else "")
     if record.type == "Quarantined":
         return quarantine_sentence(payload)
+    if record.type == "CanaryFailed":  # "one-token check failed (2 in a row): … — restarting the server"
+        count, detail, action = payload.get("in_a_row"), payload.get("detail"), payload.get("action")
+        return f"one-token check failed ({count} in a row): {detail} — {action}"
     return describe_payload(payload)
 
 
