@@ -17,9 +17,13 @@ KEY = "small/m"
 @dataclass
 class _Engine:
     published: list[EngineEvent] = field(default_factory=list)
+    drifts: list[tuple[str, str]] = field(default_factory=list)
 
     def publish(self, event: EngineEvent) -> None:
         self.published.append(event)
+
+    def note_drift(self, key: str, reason: str) -> None:
+        self.drifts.append((key, reason))
 
 
 @dataclass
@@ -92,6 +96,7 @@ def test_a_model_that_became_slower_is_told_as_drift() -> None:
     assert len(drifts) == 1 and drifts[0].metric == "ttft" and drifts[0].change > 0.5
     assert "slower than usual since" in drifts[0].detail
     assert w.drift(KEY) is not None
+    assert runtime.engine.drifts == [(KEY, drifts[0].detail)], "health hears of it"
 
 
 def test_per_model_objectives_override_the_defaults() -> None:

@@ -165,6 +165,11 @@ class HealthConfig(SettingsGroup):
         description="Failed one-token checks in a row after which a server Steward runs is restarted "
         "(others are only routed around).",
     )
+    degraded_quality: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        default=_HE.degraded_quality,
+        description="A model whose latest answers score below this on average (0-10, after 10 answers) "
+        "is marked degraded; 0 turns it off.",
+    )
 
 
 class BulkheadConfig(SettingsGroup):

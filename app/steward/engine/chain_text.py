@@ -40,6 +40,8 @@ def chain_line(event: EngineEvent) -> str | None:
         return f"  ⚠ {event.model}: server reported {reported} prompt tokens, {sent} sent"
     if isinstance(event, Completed):
         line = f"  ✓ {event.model}: answered in {event.total_s:.2f} s (first token {event.ttft_s or 0:.2f} s)"
+        if event.quality is not None:
+            line += f", quality {event.quality:g}/10"
         return line + (f"; {event.note}" if event.note else "")
     if isinstance(event, RequestFailed):
         return f"  ✗ no answer: {event.detail}"

@@ -294,6 +294,7 @@ class Engine:
             on_release=lambda s, p: s.breaker.release(p),
             on_truncation=self._on_truncation,
             probe=self._probe_model,
+            on_quality=self._on_quality,
         )
 
     def _skip_reason(self, state: ModelState) -> tuple[FailureKind, str] | None:
@@ -332,6 +333,18 @@ class Engine:
         if policy.counts_for_breaker:
             state.metrics.add(Sample(self.clock.now(), False, None, elapsed, None, None, error.kind.value))
         self._update_health(state)
+
+    def _on_quality(self, state: ModelState, score: float) -> None:
+        state.quality.append(score)
+        self._update_health(state)
+
+    def note_drift(self, key: str, reason: str) -> None:
+        """A sustained change of the model against its own usual behaviour (found outside the
+        engine, see `steward.lab.drift`): degraded, with `reason`, for the health window."""
+        state = self._models.get(key)
+        if state is not None:
+            state.drift = (self.clock.now(), reason)
+            self._update_health(state)
 
     def _on_truncation(self, state: ModelState) -> None:
         state.truncation_at = self.clock.now()
@@ -384,6 +397,10 @@ class Engine:
             server_state=probe.state if probe else None,
             truncation_recent=truncation_recent,
             canary_failure=state.canary_failure,
+            quality=(sum(state.quality) / len(state.quality), len(state.quality)) if state.quality else None,
+            drift=state.drift[1]
+            if state.drift and now - state.drift[0] < self.settings.health.window_s
+            else None,
         )
         status, reason = derive_health(inputs, state.metrics, self.settings.health, now)
         if status is not state.health:

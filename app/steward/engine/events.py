@@ -170,6 +170,10 @@ class Completed(EngineEvent):
     finish_reason: str | None = None
     note: str | None = None
     """What Steward did to the answer itself, e.g. "cut at max_tokens 64: the server kept going"."""
+    quality: float | None = None
+    """The answer's quality score, 0–10 (`steward.engine.quality`)."""
+    quality_signals: tuple[str, ...] = ()
+    """What took points off it ("looping (−5): the model repeated …"); empty for a clean answer."""
 
 
 @dataclass(frozen=True)

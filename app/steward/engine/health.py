@@ -30,6 +30,10 @@ HEALTH_SCORE: dict[HealthStatus, float] = {
 }
 
 
+QUALITY_MIN_ANSWERS = 10
+"""Answers scored before a low mean quality counts (one bad answer is not a bad model)."""
+
+
 @dataclass(frozen=True)
 class HealthInputs:
     quarantined: bool
@@ -38,6 +42,10 @@ class HealthInputs:
     truncation_recent: bool
     canary_failure: str | None = None
     """The inference canary's last failure (liveness may still say up): unhealthy, with its reason."""
+    quality: tuple[float, int] | None = None
+    """(mean quality score 0–10, answers scored) of the model's latest answers."""
+    drift: str | None = None
+    """A sustained change against the model's own usual behaviour, seen recently."""
 
 
 def derive_health(
@@ -68,6 +76,12 @@ def derive_health(
             return HealthStatus.DEGRADED, (
                 f"first token {recent_median * 1000:.0f} ms vs usual {baseline * 1000:.0f} ms"
             )
+    if inputs.drift is not None:
+        return HealthStatus.DEGRADED, inputs.drift
+    if inputs.quality is not None:
+        mean, count = inputs.quality
+        if count >= QUALITY_MIN_ANSWERS and mean < settings.degraded_quality:
+            return HealthStatus.DEGRADED, f"answers score low: {mean:.1f}/10 on average (last {count})"
     if inputs.truncation_recent:
         return HealthStatus.DEGRADED, "server silently truncated a prompt recently"
     if error_rate is not None or inputs.server_state is ServerState.UP:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from steward.engine.backend import Backend
 from steward.engine.breaker import CircuitBreaker
@@ -11,6 +12,9 @@ from steward.engine.failures import FailureKind
 from steward.engine.health import HealthStatus
 from steward.engine.metrics import ModelMetrics
 from steward.engine.types import ModelInfo, ModelRef, ProbeResult
+
+QUALITY_WINDOW = 50
+"""Answers whose quality scores are kept per model (health and routing read their mean)."""
 
 
 @dataclass
@@ -45,6 +49,10 @@ class ModelState:
     """Clock time the model last finished an attempt of a real request (the canary leaves it alone)."""
     canary_failure: str | None = None
     """Why the inference canary last failed ("canary: …"), until a canary or a real answer succeeds."""
+    quality: deque[float] = field(default_factory=lambda: deque(maxlen=QUALITY_WINDOW))
+    """Quality scores (0–10) of the model's latest answers."""
+    drift: tuple[float, str] | None = None
+    """(clock time, reason) of the latest sustained change against its own usual behaviour."""
     window_override: int | None = None
     window_checked: bool = False
     listed: bool = True

@@ -32,6 +32,7 @@ from steward.engine.events import (
 )
 from steward.engine.failures import BackendError, FailureKind, policy_for
 from steward.engine.fitting import ContextFitter, FirstTokenBudget, FitResult
+from steward.engine.quality import score_answer
 from steward.engine.registry import ModelState
 from steward.engine.retry import backoff_delay
 from steward.engine.router import AUTO, Route
@@ -75,6 +76,7 @@ class RunEnv:
     on_release: Callable[[ModelState, Permit], None]
     on_truncation: Callable[[ModelState], None]
     probe: Callable[[ModelState], Awaitable[ProbeResult]]
+    on_quality: Callable[[ModelState, float], None] = lambda state, score: None
 
 
 @dataclass(eq=False)
@@ -125,6 +127,10 @@ class RequestRun:
 
     def _emit(self, event_type: type[EngineEvent], **fields: object) -> None:
         self.env.emit(event_type(ts=self.env.wall(), request_id=self.rid, **fields))
+
+    def _asked(self) -> str:
+        """The user's last message (what the answer's quality is judged against)."""
+        return next((m.content for m in reversed(self.request.messages) if m.role == "user"), "")
 
     # --- main loop -------------------------------------------------------------------------
 
@@ -206,6 +212,8 @@ class RequestRun:
             if self.winner is None:
                 self.winner = attempt
             await self._cancel_all(f"{attempt.state.key} answered")  # the final event must come last
+            quality = score_answer(self._asked(), result.text, result.finish_reason)
+            self.env.on_quality(attempt.state, quality.score)
             self._emit(
                 Completed,
                 model=attempt.state.key,
@@ -217,6 +225,8 @@ class RequestRun:
                 attempts=self.started,
                 finish_reason=result.finish_reason,
                 note=result.note,
+                quality=quality.score,
+                quality_signals=tuple(f"{s.name} (−{s.penalty:g}): {s.detail}" for s in quality.signals),
             )
             return True
         if not isinstance(error, BackendError):

@@ -61,13 +61,19 @@ def capability_score(state: ModelState, task: TaskType) -> float:
 
 
 def performance_score(state: ModelState) -> float:
-    """Faster first token and more tokens/s score higher; unmeasured models score 0.5."""
+    """Faster first token and more tokens/s score higher; unmeasured models score 0.5. The mean
+    quality score of the latest answers scales it (a fast model that answers badly is no fast
+    answer): ×1 at 10/10 down to ×0.5 at 0/10."""
     snap = state.metrics.snapshot()
     if snap.ttft_p50 is None and snap.tokens_per_s is None:
-        return 0.5
-    ttft_part = 1.0 / (1.0 + (snap.ttft_p50 or 1.0))
-    tps_part = min(1.0, (snap.tokens_per_s or 0.0) / 60.0)
-    return 0.5 * ttft_part + 0.5 * tps_part
+        speed = 0.5
+    else:
+        ttft_part = 1.0 / (1.0 + (snap.ttft_p50 or 1.0))
+        tps_part = min(1.0, (snap.tokens_per_s or 0.0) / 60.0)
+        speed = 0.5 * ttft_part + 0.5 * tps_part
+    if not state.quality:
+        return speed
+    return speed * (0.5 + 0.5 * (sum(state.quality) / len(state.quality)) / 10.0)
 
 
 def score(state: ModelState, task: TaskType, weights: RoutingWeights, ramp: float) -> Score:

@@ -90,6 +90,8 @@ class HealthSettings:
     """How often an idle model is asked for one token (the inference canary, `engine.canary`); 0 = off."""
     canary_failures_to_restart: int = 3
     """Canary failures in a row after which a server Steward runs is restarted."""
+    degraded_quality: float = 4.0
+    """A model whose latest answers score below this on average (0–10) is degraded."""
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ class ModelSnapshot:
     load_status: str | None = None
     """The server's own word for the model's state where it has one ("loaded", "loading…",
     "unloaded", "sleeping", "failed (exit 1)" on a llama-server router); None elsewhere."""
+    quality: float | None = None
+    """Mean quality score (0–10) of the model's latest answers; None before any."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def model_snapshot(state: ModelState, quarantine: QuarantineView | None, ramp: f
         in_flight=state.in_flight,
         ramp=ramp,
         load_status=info.extra.get("load_status"),
+        quality=sum(state.quality) / len(state.quality) if state.quality else None,
     )
 
 

@@ -114,11 +114,10 @@ class ModelWatch:
         model.samples.append(sample)
         for alarm in model.drift.update(sample.ts, sample.ok, sample.ttft_s, sample.tokens_per_s):
             model.last_drift = alarm
-            since = time.strftime("%H:%M", time.localtime(alarm.since_ts))
+            detail = alarm.describe(time.strftime("%H:%M", time.localtime(alarm.since_ts)))
+            self._runtime.engine.note_drift(key, detail)  # health says "degraded: slower than usual …"
             self._runtime.engine.publish(
-                DriftDetected(
-                    sample.ts, None, key, alarm.metric, alarm.change, alarm.since_ts, alarm.describe(since)
-                )
+                DriftDetected(sample.ts, None, key, alarm.metric, alarm.change, alarm.since_ts, detail)
             )
         now = self._clock()
         interval = ALERTING_EVERY_S if any(model.alerts.values()) else EVALUATE_EVERY_S

@@ -105,6 +105,11 @@ class AttemptLog:
             self.model = self.answering = event.model
             self.total_s = event.total_s
             self.chain.append(f"✓ <b>{model}</b> answered in {event.total_s:.2f} s")
+            if event.quality is not None:
+                why = "; ".join(event.quality_signals)
+                self.chain.append(
+                    f"★ quality {event.quality:g}/10" + (f" — {html.escape(why)}" if why else "")
+                )
         elif isinstance(event, RequestFailed):
             self.failed = True
 
