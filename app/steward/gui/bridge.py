@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from steward.config import Settings
+from steward.engine.events import EngineEvent
 from steward.engine.snapshot import EngineSnapshot
 from steward.hardware.sampler import ResourceSampler
 from steward.runtime import Runtime, RuntimeOptions
@@ -97,11 +98,23 @@ class Bridge(QObject):
             self.runtime_failed.emit(str(exc))
             return
         self.service = service
-        self._unsubscribe = service.subscribe(self.engine_event.emit)
+        self._unsubscribe = service.subscribe(self._on_engine_event)
         self._timer.start()
         self.refresh_snapshot()
         self.settings_changed.emit(service.settings)
         self.runtime_ready.emit(list(service.warnings))
+
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        self.engine_event.emit(event)
+        if event.type == "SettingsChangedOnDisk" and self.service is not None:
+            self.settings_changed.emit(self.service.settings)  # an outside edit applied (or refused)
+
+    def keep_settings_over_disk(self) -> None:
+        """The user keeps Steward's settings over a refused outside edit of settings.toml."""
+        if self.service is not None:
+            self._then(
+                self.service.settings_drift.keep_ours(), lambda _: self.refresh_snapshot(), "saving settings"
+            )
 
     async def shutdown(self) -> None:
         self._timer.stop()

@@ -55,7 +55,24 @@ def describe_record(record: EventRecord) -> str:
     if record.type == "CanaryFailed":  # "one-token check failed (2 in a row): … — restarting the server"
         count, detail, action = payload.get("in_a_row"), payload.get("detail"), payload.get("action")
         return f"one-token check failed ({count} in a row): {detail} — {action}"
+    if record.type in SENTENCE_EVENTS and isinstance(payload.get("detail"), str):
+        return str(payload["detail"])  # written as a sentence already
+    if record.type == "SettingsChangedOnDisk":
+        return settings_change_sentence(payload)
     return describe_payload(payload)
+
+
+SENTENCE_EVENTS = frozenset({"SloAlertChanged", "DriftDetected"})
+"""Events whose `detail` is the whole story in words ("success 97.0% (target 99%): …")."""
+
+
+def settings_change_sentence(payload: dict[str, object]) -> str:
+    """ "applied: timeouts.connect_s, …" or "NOT applied: timeouts.connect_s = -1: …"."""
+    if not payload.get("applied"):
+        return f"settings.toml changed on disk and was NOT applied: {payload.get('detail', '')}"
+    changed = payload.get("changed") or ()
+    listed = ", ".join(str(c) for c in changed) if isinstance(changed, list | tuple) else str(changed)
+    return "settings.toml changed on disk and was applied: " + (listed or "no setting changed")
 
 
 def quarantine_sentence(payload: dict[str, object]) -> str:

@@ -68,6 +68,16 @@ class SettingsPage(QWidget):
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.nav.setCurrentRow(0)
 
+        self.disk_notice = QLabel()
+        self.disk_notice.setObjectName("settingsDiskNotice")
+        self.disk_notice.setWordWrap(True)
+        self.disk_notice.hide()
+        self.keep_button = QPushButton("Keep Steward's settings")
+        self.keep_button.setToolTip(
+            "Write the settings in effect over the file on disk (the outside edit is lost)."
+        )
+        self.keep_button.clicked.connect(self.keep_over_disk)
+        self.keep_button.hide()
         self.status = QLabel("Waiting for the engine to start…")
         self.status.setObjectName("settingsStatus")
         self.status.setWordWrap(True)
@@ -86,7 +96,11 @@ class SettingsPage(QWidget):
         body = QHBoxLayout()
         body.addWidget(self.nav)
         body.addWidget(self.stack, 1)
+        disk = QHBoxLayout()
+        disk.addWidget(self.disk_notice, 1)
+        disk.addWidget(self.keep_button)
         layout = QVBoxLayout(self)
+        layout.addLayout(disk)
         layout.addLayout(body, 1)
         layout.addLayout(bar)
 
@@ -94,8 +108,26 @@ class SettingsPage(QWidget):
         self._fill(Settings())
         self._update_state()
         bridge.settings_changed.connect(self.load)
+        bridge.engine_event.connect(self._on_event)
         if bridge.settings is not None:
             self.load(bridge.settings)
+
+    def _on_event(self, event: object) -> None:
+        """settings.toml changed on disk: say what happened; a refused edit offers to keep ours."""
+        if type(event).__name__ != "SettingsChangedOnDisk":
+            return
+        describe = getattr(event, "describe", None)
+        self.disk_notice.setText(describe() if callable(describe) else "settings.toml changed on disk")
+        refused = not getattr(event, "applied", True)
+        set_tone(self.disk_notice, "warning" if refused else "muted")
+        self.disk_notice.show()
+        self.keep_button.setVisible(refused)
+
+    def keep_over_disk(self) -> None:
+        self.bridge.keep_settings_over_disk()
+        self.keep_button.hide()
+        self.disk_notice.setText("Steward's settings were written over the outside edit.")
+        set_tone(self.disk_notice, "muted")
 
     # --- building ---------------------------------------------------------------------------
 
