@@ -41,6 +41,8 @@ def _other_valid_value(value: Any) -> Any:
         return value + 1
     if isinstance(value, float):
         return value / 2 if value > 1 else (value + 1) / 2  # stays in [0, 1] for fractions, >= 1 above
+    if isinstance(value, dict) and not value:
+        return {"CODING": 1}  # per-task-type tables: a value every one of them accepts
     raise TypeError(f"no rule for {type(value).__name__}")
 
 

@@ -20,6 +20,7 @@ from steward.config.base import (
     PositiveInt,
     PositiveSeconds,
     SettingsGroup,
+    TaskName,
     Text,
     UrlText,
 )
@@ -253,6 +254,13 @@ class RoutingConfig(SettingsGroup):
     )
     capabilities: dict[ModelKey, list[Tag]] = Field(
         default_factory=dict, description="'server/model' key -> tags such as chat, code, tools, vision."
+    )
+    task_temperature: dict[TaskName, Annotated[float, Field(ge=0.0, le=2.0)]] = Field(
+        default_factory=dict,
+        description="Task type -> the temperature a request gets when it sets none (e.g. CODING = 0.2).",
+    )
+    task_max_tokens: dict[TaskName, PositiveInt] = Field(
+        default_factory=dict, description="Task type -> the longest reply when a request sets none."
     )
 
     @field_validator("default_model")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from steward.engine.tasks import TaskType
 
 
 class SettingsGroup(BaseModel):
@@ -69,3 +71,17 @@ ModelKeyText = Annotated[str, Field(max_length=MAX_MODEL_KEY_CHARS)]
 UrlText = Annotated[str, Field(max_length=MAX_URL_CHARS)]
 # Free text (paths, arguments, environment values).
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+
+
+def check_task_name(value: str) -> str:
+    """A task type the router guesses ("coding" and "CODING" both name CODING)."""
+    name = value.strip().upper()
+    if name not in TaskType.__members__:
+        raise ValueError(
+            f"unknown task type {value!r}; expected one of {', '.join(t.value for t in TaskType)}"
+        )
+    return name
+
+
+# A task type name (the keys of per-task settings).
+TaskName = Annotated[str, AfterValidator(check_task_name)]

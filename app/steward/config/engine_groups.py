@@ -18,6 +18,7 @@ from steward.config.base import (
     PositiveInt,
     PositiveSeconds,
     SettingsGroup,
+    TaskName,
 )
 from steward.config.rules import enforce
 from steward.engine.settings import (
@@ -136,6 +137,14 @@ class WeightsConfig(SettingsGroup):
     capability: Annotated[float, Field(ge=0)] = _W.capability
     performance: Annotated[float, Field(ge=0)] = _W.performance
     health: Annotated[float, Field(ge=0)] = _W.health
+    preference: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=_W.preference,
+        description="Speed or accuracy when choosing a model: 0 ranks by measured speed only, 1 by "
+        "capability for the task only, 0.5 keeps the two weights as set.",
+    )
+    task_preference: dict[TaskName, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict, description="A speed/accuracy preference per task type (CODING, GENERAL, ...)."
+    )
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Self:

@@ -244,6 +244,7 @@ class Engine:
         self._register_configured(request.model)
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         guess = classify_task(last_user)
+        request = self._task_defaults(request, guess.task.value)
         route = order_candidates(
             self.models(),
             requested=request.model,
@@ -260,6 +261,23 @@ class Engine:
                 route, candidates=route.candidates[:1], explanation=route.explanation + "; fallback off"
             )
         return RequestRun(self._run_env(emit), request, route, rid, guess.task.value, checked.notes)
+
+    def _task_defaults(self, request: ChatRequest, task: str) -> ChatRequest:
+        """The task type's own temperature and reply length where the request leaves them open."""
+        routing = self.settings.routing
+        params = request.params
+        temperature = routing.task_temperature.get(task) if params.temperature is None else None
+        max_tokens = routing.task_max_tokens.get(task) if params.max_tokens is None else None
+        if temperature is None and max_tokens is None:
+            return request
+        return replace(
+            request,
+            params=replace(
+                params,
+                temperature=params.temperature if temperature is None else temperature,
+                max_tokens=params.max_tokens if max_tokens is None else max_tokens,
+            ),
+        )
 
     def _register_configured(self, requested: str) -> None:
         """Make the pinned model and the fallback chain candidates even before their server answered.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from steward.engine.health import HEALTH_SCORE
 from steward.engine.registry import ModelState
-from steward.engine.settings import RoutingWeights, Strategy
+from steward.engine.settings import EffectiveWeights, RoutingWeights, Strategy
 from steward.engine.tasks import TaskGuess, TaskType
 
 AUTO = "auto"
@@ -76,7 +76,9 @@ def performance_score(state: ModelState) -> float:
     return speed * (0.5 + 0.5 * (sum(state.quality) / len(state.quality)) / 10.0)
 
 
-def score(state: ModelState, task: TaskType, weights: RoutingWeights, ramp: float) -> Score:
+def score(
+    state: ModelState, task: TaskType, weights: RoutingWeights | EffectiveWeights, ramp: float
+) -> Score:
     cap = capability_score(state, task)
     perf = performance_score(state)
     health = HEALTH_SCORE[state.health]
@@ -104,7 +106,8 @@ def order_candidates(
     others still answer, and the explanation says so.
     """
     by_key = {m.key: m for m in models}
-    scores = {m.key: score(m, task.task, weights, ramp_of(m)) for m in models}
+    used = weights.for_task(task.task.value)
+    scores = {m.key: score(m, task.task, used, ramp_of(m)) for m in models}
     ranked = sorted(models, key=lambda m: -scores[m.key].total)
     ordered: list[ModelState] = []
     if requested != AUTO:
@@ -141,5 +144,5 @@ def order_candidates(
     head = ordered[0]
     return Route(
         tuple(ordered),
-        f"auto: {task.explain()} → {head.key}, {scores[head.key].explain()}",
+        f"auto: {task.explain()} → {head.key}, {scores[head.key].explain()}; {used.explain()}",
     )

@@ -69,12 +69,48 @@ class RoutingWeights:
     capability: float = 0.4
     performance: float = 0.4
     health: float = 0.2
+    preference: float = 0.5
+    """Speed ↔ accuracy: 0 ranks only by measured speed, 1 only by capability for the task; 0.5 keeps
+    the capability and performance weights as they are."""
+    task_preference: dict[str, float] = field(default_factory=dict)
+    """Per task type ("CODING", "GENERAL", ...): a preference of its own."""
+
+    def for_task(self, task: str) -> EffectiveWeights:
+        """The weights used for a request of `task`, after the speed ↔ accuracy preference."""
+        pref = min(1.0, max(0.0, self.task_preference.get(task, self.preference)))
+        return EffectiveWeights(
+            self.capability * 2 * pref, self.performance * 2 * (1 - pref), self.health, pref
+        )
+
+
+@dataclass(frozen=True)
+class EffectiveWeights:
+    capability: float
+    performance: float
+    health: float
+    preference: float
+
+    def explain(self) -> str:
+        """ "weights capability 0.56 · performance 0.24 · health 0.20 (preference 0.70, towards accuracy)"."""
+        toward = (
+            "balanced"
+            if self.preference == 0.5
+            else ("towards accuracy" if self.preference > 0.5 else "towards speed")
+        )
+        return (
+            f"weights capability {self.capability:.2f} · performance {self.performance:.2f} · "
+            f"health {self.health:.2f} (preference {self.preference:.2f}, {toward})"
+        )
 
 
 @dataclass(frozen=True)
 class RoutingSettings:
     fallback_to_any: bool = True
     """When the pinned model and its chain cannot answer, go on to the best other model."""
+    task_temperature: dict[str, float] = field(default_factory=dict)
+    """Per task type: the temperature a request gets when it does not set one ("role-specific")."""
+    task_max_tokens: dict[str, int] = field(default_factory=dict)
+    """Per task type: the longest reply when the request does not set one."""
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,9 @@ READONLY_POINTERS: dict[str, str] = {
     "routing.fallback_chain": "reorder the fallback chain on the Models page",
     "routing.capabilities": "set capabilities on the Models page",
     "slo.per_model": "per-model objectives: edit [slo.per_model] in settings.toml (applied live)",
+    "weights.task_preference": "per task type: edit [weights.task_preference] in settings.toml (applied live)",
+    "routing.task_temperature": "per task type: edit [routing.task_temperature] in settings.toml (applied live)",
+    "routing.task_max_tokens": "per task type: edit [routing.task_max_tokens] in settings.toml (applied live)",
 }
 
 
