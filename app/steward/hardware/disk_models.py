@@ -3,7 +3,7 @@
 `scan_disk` walks the roots (`model_roots`, `disk_walk`), reads each new or changed file's GGUF
 metadata once (`gguf_meta.spec_from_gguf`, remembered in a `SpecCache`) and asks the fit estimate
 for the largest context per target: the CPU's RAM, and each GPU's VRAM (full offload), or the
-unified memory of an Apple GPU (`context_fit.largest_context`). Blocking: run it in a thread.
+unified memory of an Apple GPU (`context_fit.max_fitting_context`). Blocking: run it in a thread.
 
 Files that are not models on their own are left out: by name (see `disk_walk.skip_reason`) and,
 when the name does not tell, by metadata: a vision projector declares the ``clip``
@@ -37,13 +37,21 @@ ReadSpec = Callable[[Path], ModelSpec]
 NOT_A_MODEL_ARCHITECTURES = {"clip": "a vision projector (clip), an add-on to a model"}
 
 
+CPU, GPU, UNIFIED = "cpu", "gpu", "unified"
+
+
 @dataclass(frozen=True)
 class FitTarget:
-    """Memory a model may use: the CPU's RAM, one GPU's VRAM (`full_gpu`: all layers on it)."""
+    """Memory a model may use: the CPU's RAM, one GPU's VRAM (only a full offload counts) or the
+    unified memory of an Apple GPU (`kind`: CPU, GPU or UNIFIED)."""
 
     label: str
     budget: MemoryBudget
-    full_gpu: bool = False
+    kind: str = CPU
+
+    @property
+    def full_gpu(self) -> bool:
+        return self.kind == GPU
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,11 @@ class ContextFit:
 
     target: str
     context: int
-    full_gpu: bool = False
+    kind: str = CPU
+
+    @property
+    def full_gpu(self) -> bool:
+        return self.kind == GPU
 
 
 @dataclass(frozen=True)
@@ -106,16 +118,14 @@ def fit_targets(hardware: HardwareInfo) -> list[FitTarget]:
     or, on Apple Silicon, the unified memory the GPU may use."""
     budget = budget_for(hardware, classify(hardware))
     if budget.unified:
-        return [FitTarget(budget.gpu_label, budget)]
+        return [FitTarget(budget.gpu_label, budget, UNIFIED)]
     cpu = MemoryBudget(gpu_bytes=0, ram_bytes=budget.ram_bytes, cpu_bandwidth_gbs=budget.cpu_bandwidth_gbs)
     targets = [FitTarget(f"CPU RAM ({format_bytes(budget.ram_bytes)})", cpu)]
     usable = BudgetAssumptions().vram_usable_fraction
     for gpu in hardware.discrete_gpus:
         vram = int((gpu.memory_total or 0) * usable)
         one = dataclasses.replace(budget, gpu_bytes=vram, gpu_label=gpu.name)
-        targets.append(
-            FitTarget(f"GPU {gpu.index} ({gpu.name}, {format_bytes(gpu.memory_total)})", one, True)
-        )
+        targets.append(FitTarget(f"GPU {gpu.index} ({gpu.name}, {format_bytes(gpu.memory_total)})", one, GPU))
     return targets
 
 
@@ -167,7 +177,7 @@ def _row(candidate: Candidate, entry: CachedRead, size: int, targets: Sequence[F
         return base
     spec = _whole_model(entry.spec, entry.size, size)
     fits = tuple(
-        ContextFit(t.label, max_fitting_context(spec, t.budget, full_gpu=t.full_gpu), t.full_gpu) for t in targets
+        ContextFit(t.label, max_fitting_context(spec, t.budget, full_gpu=t.full_gpu), t.kind) for t in targets
     )
     return dataclasses.replace(
         base,
