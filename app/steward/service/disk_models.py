@@ -9,6 +9,7 @@ what changed, thanks to the cache in Steward's data dir).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ from steward.servers.managed import ServerStatus
 
 if TYPE_CHECKING:
     from steward.service.service import StewardService
+
+log = logging.getLogger(__name__)
 
 Problems = list[tuple[str, str]]
 
@@ -91,6 +94,14 @@ class DiskModels:
         async with self._lock:
             self.last = await asyncio.to_thread(self._scan, folders)
         return self.last
+
+    async def scan_or_reason(self) -> DiskScan | str:
+        """`scan`, or why it failed in words (for a page that shows either)."""
+        try:
+            return await self.scan()
+        except Exception as exc:
+            log.warning("disk scan failed: %s", exc, exc_info=True)
+            return f"the scan failed: {exc}"
 
     def _scan(self, folders: list[str]) -> DiskScan:
         return scan_this_machine(folders, env=self.env, cache_path=self.cache_path, read_spec=self.read_spec)
