@@ -236,3 +236,33 @@ def test_model_folders_setting_is_validated() -> None:
         Settings().with_changes({"discovery.model_folders": ["relative/models"]})
     with pytest.raises(SettingsError, match="more than once"):
         Settings().with_changes({"discovery.model_folders": ["/data", "/data/"]})
+
+
+def test_steward_models_disk_lists_them_headless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from steward.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "home/.ollama/models"))
+    monkeypatch.setenv("STEWARD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("STEWARD_EMBEDDED_MODEL", str(write_gguf(tmp_path / "bundled/bundled.gguf")))
+    for variable in (
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "LLAMA_CACHE",
+        "HF_HOME",
+        "HF_HUB_CACHE",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    write_gguf(tmp_path / "home/.lmstudio/models/pub/m/lm-Q8_0.gguf", context=2048)
+    assert main(["models", "--disk", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {(m["name"], m["source"], m["fit"]) for m in data["models"]} == {
+        ("bundled", "Steward", "fits with 4k context"),
+        ("lm-Q8_0", "LM Studio", "fits with 2k context"),
+    }
+    assert main(["models", "--disk"]) == 0
+    text = capsys.readouterr().out
+    assert "lm-Q8_0" in text and "LM Studio" in text and "0 file(s) read, 2 from the cache" in text

@@ -10,7 +10,7 @@ first one starts when the tab is first shown, and a progress bar shows while one
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from steward.gui.bridge import Bridge
 from steward.gui.tables import read_only_table
-from steward.gui.theme import colours, set_tone, theme_changed
+from steward.gui.theme import colours, set_tone
 from steward.hardware.disk_models import DiskModel, DiskScan, context_words
 from steward.hardware.gpu import format_bytes
 
@@ -118,8 +118,12 @@ class DiskModelsPanel(QWidget):
         self.serve_button.clicked.connect(self.serve_selected)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         bridge.disk_models_ready.connect(self.on_scan)
-        theme_changed().connect(lambda _dark: self._fill())
         self._selection_changed()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.models:
+            self._fill()  # the fit colours follow a theme switch
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
