@@ -6,7 +6,6 @@ answers; Add folder… saves a folder and rescans it."""
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,12 +29,7 @@ ENV_ROOTS = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "LLAMA_CACHE"
 @pytest.fixture
 def temp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """HOME and Steward's cache in tmp_path (the llama-server binary stays the real one), holding
-    an LM Studio model, a model and a broken file in Steward's own models folder.
-
-    Earlier tests' garbage is collected first, on this (the GUI) thread: the scan's metadata
-    reading allocates a lot in a worker thread, and a collection there would delete their
-    leftover Qt objects from the wrong thread."""
-    gc.collect()
+    an LM Studio model, a model and a broken file in Steward's own models folder."""
     binary = embedded.find_llama_server()
     assert binary is not None
     monkeypatch.setenv("STEWARD_LLAMA_SERVER", str(binary))

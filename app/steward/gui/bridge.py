@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import time
@@ -554,8 +555,10 @@ class Bridge(QObject):
     disk_models_ready = Signal(object)  # DiskScan, or why the scan failed (str)
 
     def scan_disk_models(self) -> None:
-        """Scan the disk for GGUF files in a worker thread; `disk_models_ready` follows."""
+        """Scan for GGUF files in a worker thread; `disk_models_ready` follows. Collect garbage here
+        first: a collection in that (allocating) thread would delete stray Qt wrappers off-thread."""
         if self.service is not None:
+            gc.collect()
             self._then(self.service.disk_models.scan_or_reason(), self.disk_models_ready.emit, "disk scan")
 
     def serve_disk_model(self, model: DiskModel) -> tuple[bool, str]:
