@@ -14,14 +14,17 @@ from tests.support.gguf_files import write_gguf
 
 from steward.config import Settings, SettingsError
 from steward.hardware.context_fit import largest_context
+from steward.hardware.cpu import CpuInfo, MemoryInfo
+from steward.hardware.detect import HardwareInfo, PlatformInfo, apple_unified_gpu
 from steward.hardware.disk_cache import SpecCache
-from steward.hardware.disk_models import ContextFit, DiskModel, DiskScan, FitTarget, scan_disk
+from steward.hardware.disk_models import ContextFit, DiskModel, DiskScan, FitTarget, fit_targets, scan_disk
 from steward.hardware.fit import MemoryBudget, estimate_fit
 from steward.hardware.gguf_meta import spec_from_gguf
-from steward.hardware.gpu import GIB
+from steward.hardware.gpu import GIB, GpuInfo, GpuVendor
 from steward.hardware.model_roots import ModelRoot, Source, known_roots
 from steward.hardware.spec import ModelSpec
 from steward.servers.embedded import find_model
+from steward.service.disk_models import serve_choice, unique_name
 
 CPU = [FitTarget("CPU RAM (8 GiB)", MemoryBudget(gpu_bytes=0, ram_bytes=8 * GIB))]
 OLLAMA_BLOB = "ab" * 32
@@ -266,3 +269,62 @@ def test_steward_models_disk_lists_them_headless(
     assert main(["models", "--disk"]) == 0
     text = capsys.readouterr().out
     assert "lm-Q8_0" in text and "LM Studio" in text and "0 file(s) read, 2 from the cache" in text
+
+
+def _machine(*gpus: GpuInfo, system: str = "Linux", machine: str = "x86_64") -> HardwareInfo:
+    memory = MemoryInfo(32 * GIB, 30 * GIB, 0, 0)
+    return HardwareInfo(PlatformInfo(system, machine), CpuInfo("cpu", 8, 16, ()), memory, gpus)
+
+
+def test_fit_targets_are_the_ram_and_each_gpu_or_the_unified_memory() -> None:
+    small = GpuInfo(GpuVendor.NVIDIA, "RTX 3060", index=0, memory_total=12 * GIB)
+    big = GpuInfo(GpuVendor.NVIDIA, "RTX 4090", index=1, memory_total=24 * GIB)
+    targets = fit_targets(_machine(small, big))
+    assert [(t.label, t.kind) for t in targets] == [
+        ("CPU RAM (27.2 GiB)", "cpu"),
+        ("GPU 0 (RTX 3060, 12.0 GiB)", "gpu"),
+        ("GPU 1 (RTX 4090, 24.0 GiB)", "gpu"),
+    ]
+    assert targets[0].budget.gpu_bytes == 0 and targets[2].budget.gpu_bytes == int(24 * GIB * 0.95)
+    spec = ModelSpec("m", 14_000_000_000, layers=48, kv_heads=8, head_dim=128, trained_context=131072)
+    cpu, gpu0, gpu1 = (largest_context(spec, t.budget, full_gpu=t.full_gpu) for t in targets)
+    assert 0 < gpu0 < gpu1 < cpu  # a bigger card holds a longer context whole; the RAM the longest
+    apple = fit_targets(_machine(apple_unified_gpu(MemoryInfo(32 * GIB, 30 * GIB, 0, 0)), system="Darwin"))
+    assert [t.kind for t in apple] == ["unified"] and apple[0].budget.unified
+
+
+def test_serve_takes_the_largest_fitting_context_capped_at_32k_and_says_why() -> None:
+    def row(trained: int, *fits: ContextFit) -> DiskModel:
+        return DiskModel("m", "LM Studio", "/m.gguf", 1, trained_context=trained, fits=fits)
+
+    assert serve_choice(row(8192, ContextFit("CPU RAM (20 GiB)", 8192))) == (
+        8192,
+        0,
+        "context 8,192 tokens in CPU RAM (20 GiB): its whole trained context fits",
+    )
+    context, layers, why = serve_choice(
+        row(131072, ContextFit("CPU RAM", 50_000), ContextFit("GPU 0", 20_480, "gpu"))
+    )  # type: ignore[misc]
+    assert (context, layers) == (32768, 0) and why.endswith(
+        "capped at 32k (more fits, but few chats need it)"
+    )
+    assert serve_choice(row(131072, ContextFit("CPU RAM", 2048), ContextFit("GPU 0", 12_288, "gpu")))[:2] == (
+        12288,
+        999,
+    )
+    assert (
+        serve_choice(row(4096, ContextFit("CPU RAM", 0)))
+        == "m won't fit this machine, not even with a 512-token context"
+    )
+    broken = DiskModel("b", "Steward", "/b.gguf", 1, error="not a readable GGUF file")
+    assert serve_choice(broken) == "b cannot be read: not a readable GGUF file"
+
+
+def test_served_servers_get_a_valid_unused_name() -> None:
+    assert unique_name("qwen2.5:7b", set()) == "qwen2.5-7b"
+    assert unique_name("hf.co/bartowski/Llama 3 8B:Q4_K_M", set()) == "hf.co-bartowski-Llama-3-8B-Q4_K_M"
+    assert unique_name("qwen2.5:7b", {"qwen2.5-7b", "qwen2.5-7b-2"}) == "qwen2.5-7b-3"
+    assert unique_name("::", set()) == "model"
+    long = unique_name("x" * 200, set())
+    assert len(long) == 48
+    Settings().with_changes({"servers": [{"name": long}]})  # accepted as a profile name

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from steward import paths
+from steward.hardware.context_fit import MIN_CONTEXT
 from steward.hardware.detect import detect_hardware
 from steward.hardware.disk_cache import SpecCache
 from steward.hardware.disk_models import (
@@ -70,6 +71,37 @@ def scan_this_machine(
     return scan_disk(roots, cache, fit_targets(detect_hardware()), read_spec=read_spec)
 
 
+def serve_choice(model: DiskModel) -> tuple[int, int, str] | str:
+    """(context, GPU layers, why) for serving `model`, or why it cannot be served: the largest
+    context that fits (already at most its trained context), capped at SERVE_CEILING; all layers
+    on a GPU that holds it whole, none when only the CPU's RAM does (-1: the server's default,
+    for unified memory)."""
+    if model.error is not None:
+        return f"{model.name} cannot be read: {model.error}"
+    best = model.best
+    if best is None:
+        return f"{model.name} won't fit this machine, not even with a {MIN_CONTEXT}-token context"
+    context = min(best.context, SERVE_CEILING)
+    if context == model.trained_context:
+        reason = "its whole trained context fits"
+    elif context == SERVE_CEILING:
+        reason = f"capped at {context_words(SERVE_CEILING)} (more fits, but few chats need it)"
+    else:
+        reason = "the largest that fits"
+    where = f"all layers on {best.target}" if best.kind == GPU else f"in {best.target}"
+    gpu_layers = 999 if best.kind == GPU else 0 if best.kind == CPU else -1
+    return context, gpu_layers, f"context {context:,} tokens {where}: {reason}"
+
+
+def unique_name(model_name: str, taken: set[str]) -> str:
+    """A server name from the model's ("qwen2.5:7b" -> "qwen2.5-7b") that is not in `taken`."""
+    base = _NOT_ID.sub("-", model_name).strip("-._")[:48].rstrip("-._") or "model"
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}-{number}", number + 1
+    return name
+
+
 class DiskModels:
     """Scan, serve, and the user's model folders (`service.disk_models`)."""
 
@@ -110,39 +142,24 @@ class DiskModels:
 
     def plan(self, model: DiskModel) -> ServePlan | str:
         """The managed llama-server profile for `model`, or why it cannot be served."""
-        if model.error is not None:
-            return f"{model.name} cannot be read: {model.error}"
-        best = model.best
-        if best is None:
-            return f"{model.name} won't fit this machine, not even with a 512-token context"
-        context = min(best.context, SERVE_CEILING)
-        if context == model.trained_context:
-            reason = "its whole trained context fits"
-        elif context == SERVE_CEILING:
-            reason = f"capped at {context_words(SERVE_CEILING)} (more fits, but few chats need it)"
-        else:
-            reason = "the largest that fits"
-        where = f"all layers on {best.target}" if best.kind == GPU else f"in {best.target}"
-        gpu_layers = 999 if best.kind == GPU else 0 if best.kind == CPU else -1
+        choice = serve_choice(model)
+        if isinstance(choice, str):
+            return choice
+        context, gpu_layers, why = choice
         profile: dict[str, object] = {
             "name": self.unique_name(model.name),
             "model_path": model.path,
             "ctx_size": context,
-            "port": 0,
+            "port": 0,  # a free port, picked at the first start and kept
             "gpu_layers": gpu_layers,
         }
-        return ServePlan(profile, context, f"context {context:,} tokens {where}: {reason}")
+        return ServePlan(profile, context, why)
 
     def unique_name(self, model_name: str) -> str:
-        """A server name from the model's ("qwen2.5:7b" -> "qwen2.5-7b"), unused by any server."""
-        base = _NOT_ID.sub("-", model_name).strip("-._")[:48].rstrip("-._") or "model"
+        """A server name for `model_name` that no endpoint, profile or discovered server has."""
         settings = self._service.settings
         taken = {e.id for e in settings.endpoints} | {s.name for s in settings.servers}
-        taken |= {s.id for s in self._service.runtime.known}
-        name, number = base, 2
-        while name in taken:
-            name, number = f"{base}-{number}", number + 1
-        return name
+        return unique_name(model_name, taken | {s.id for s in self._service.runtime.known})
 
     async def serve(self, model: DiskModel) -> tuple[Problems, ServerStatus | None, ServePlan | None]:
         """Add and start a managed llama-server for `model` (see `plan`)."""
