@@ -8,15 +8,9 @@ import dataclasses
 import json
 
 from steward.config import SettingsFile
-from steward.hardware.disk_models import DiskModel, DiskScan, context_words
+from steward.hardware.disk_models import DiskModel, DiskScan, context_words, params_text
 from steward.hardware.gpu import format_bytes
 from steward.service.disk_models import scan_this_machine
-
-
-def _params(count: int | None) -> str:
-    if not count:
-        return "—"
-    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
 def model_json(model: DiskModel) -> dict[str, object]:
@@ -32,7 +26,7 @@ def render_text(scan: DiskScan) -> str:
             m.name,
             m.source,
             m.architecture or "—",
-            _params(m.parameters),
+            params_text(m.parameters),
             m.quant or "—",
             context_words(m.trained_context) if m.trained_context else "—",
             format_bytes(m.size_bytes),

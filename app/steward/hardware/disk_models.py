@@ -113,6 +113,15 @@ class DiskScan:
     notes: tuple[str, ...] = ()
 
 
+def params_text(count: int | None) -> str:
+    """135_000_000 -> "135M", 7_600_000_000 -> "7.6B" (as model names say it)."""
+    if not count:
+        return "—"
+    if count >= 1e9:
+        return f"{count / 1e9:.1f}B"
+    return f"{count / 1e6:.0f}M" if count >= 1e6 else f"{count / 1e3:.0f}K"
+
+
 def fit_targets(hardware: HardwareInfo) -> list[FitTarget]:
     """The CPU's RAM (planning budget: total minus headroom) and each discrete GPU's usable VRAM,
     or, on Apple Silicon, the unified memory the GPU may use."""

@@ -27,16 +27,10 @@ from PySide6.QtWidgets import (
 from steward.gui.bridge import Bridge
 from steward.gui.tables import read_only_table
 from steward.gui.theme import colours, set_tone
-from steward.hardware.disk_models import DiskModel, DiskScan, context_words
+from steward.hardware.disk_models import DiskModel, DiskScan, context_words, params_text
 from steward.hardware.gpu import format_bytes
 
 COLUMNS = ["Model", "Found in", "Arch", "Params", "Quant", "Trained", "Size", "Fits here"]
-
-
-def params_text(count: int | None) -> str:
-    if not count:
-        return "—"
-    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
 def cells(model: DiskModel) -> list[str]:
@@ -108,7 +102,7 @@ class DiskModelsPanel(QWidget):
         actions.addWidget(self.progress)
         actions.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(6, 6, 6, 6)  # inside the tab's frame
         layout.addLayout(actions)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
@@ -152,11 +146,13 @@ class DiskModelsPanel(QWidget):
         self.models = list(scan.models)
         searched = [r for r in scan.roots if r.present]
         notes = [f"{r.root.source}: {n}" for r in scan.roots for n in r.notes] + list(scan.notes)
-        self.status.setText(
-            f"{len(self.models)} model file(s) in {len(searched)} folder(s); "
-            f"{scan.read} read now, {scan.cached} remembered."
-            + (f" {len(notes)} note(s): hover here." if notes else "")
-        )
+        if self.models:
+            found = f"{len(self.models)} model file(s) in {len(searched)} folder(s); "
+            found += f"{scan.read} read now, {scan.cached} remembered."
+        else:
+            found = "No GGUF model files in the known folders (Steward, llama.cpp, LM Studio, Jan, "
+            found += "Hugging Face, Ollama). Add a folder that holds some."
+        self.status.setText(found + (f" {len(notes)} note(s): hover here." if notes else ""))
         where = [f"{r.root.source}: {r.root.path}" for r in searched] or ["no known model folder exists here"]
         self.status.setToolTip("\n".join(["Searched:", *where, *(["", "Notes:", *notes] if notes else [])]))
         self._fill()

@@ -191,7 +191,7 @@ class ModelsPage(QWidget):
         splitter.setSizes([800, CHAIN_WIDTH[0] + 20])
         on_servers = QWidget()
         servers_layout = QVBoxLayout(on_servers)
-        servers_layout.setContentsMargins(0, 0, 0, 0)
+        servers_layout.setContentsMargins(6, 6, 6, 6)  # inside the tab's frame
         servers_layout.addLayout(actions)
         servers_layout.addWidget(splitter, 1)
         self.disk = DiskModelsPanel(bridge)
