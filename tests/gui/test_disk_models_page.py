@@ -39,7 +39,7 @@ def temp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for variable in ENV_ROOTS:
         monkeypatch.delenv(variable, raising=False)
     write_gguf(tmp_path / "home/.lmstudio/models/pub/tiny/tiny-F16.gguf", context=2048)
-    write_gguf(tmp_path / "cache/models/own.gguf")
+    write_gguf(tmp_path / "data/models/own.gguf")  # STEWARD_DATA_DIR: tests/conftest.py
     (tmp_path / "cache/models/broken.gguf").write_bytes(b"not a gguf file")
     return tmp_path / "home"
 

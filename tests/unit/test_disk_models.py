@@ -86,7 +86,7 @@ def home(tmp_path: Path) -> Path:
 
 def _roots(home: Path, *folders: Path) -> list[ModelRoot]:
     env = {"HOME": str(home)}
-    return known_roots(home / "steward/models", None, [str(f) for f in folders], env)
+    return known_roots([home / "steward/models"], None, [str(f) for f in folders], env)
 
 
 def _scan(roots: list[ModelRoot], cache: Path, reader: CountingReader | None = None) -> DiskScan:

@@ -2,8 +2,9 @@
 
 Each location was checked against its owner's documentation or source (2026-11):
 
-- Steward: its cache dir's ``models/`` (`steward.paths.cache_dir`; the second test model is
-  assembled there) and the bundled SmolLM2 file (`steward.servers.embedded.find_model`).
+- Steward: ``models/`` in its data dir (where the README tells bundle users to put a model,
+  `steward.paths.data_dir`) and in its cache dir (where the second test model is assembled),
+  and the bundled SmolLM2 file (`steward.servers.embedded.find_model`).
 - llama.cpp cache: ``$LLAMA_CACHE``, else ``$XDG_CACHE_HOME/llama.cpp`` or
   ``~/.cache/llama.cpp`` (``~/Library/Caches/llama.cpp`` on macOS, ``%LOCALAPPDATA%/llama.cpp`` on
   Windows): ``fs_get_cache_directory`` in llama.cpp's ``common/common.cpp`` (the pinned sdist).
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -116,7 +117,7 @@ def ollama_dirs(env: Mapping[str, str]) -> list[Path]:
 
 
 def known_roots(
-    steward_models: Path,
+    steward_models: Sequence[Path],
     embedded_model: Path | None,
     user_folders: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
@@ -124,7 +125,7 @@ def known_roots(
     """Every location to scan, most specific first; each real directory once."""
     e = os.environ if env is None else env
     home = _home(e)
-    roots = [ModelRoot(Source.STEWARD, steward_models)]
+    roots = [ModelRoot(Source.STEWARD, path) for path in steward_models]
     if embedded_model is not None:
         roots.append(ModelRoot(Source.STEWARD, embedded_model.parent, max_depth=0))
     roots += [ModelRoot(Source.OLLAMA, p, ollama=True) for p in ollama_dirs(e)]

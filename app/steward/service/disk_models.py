@@ -66,7 +66,8 @@ def scan_this_machine(
     read_spec: ReadSpec = spec_from_gguf,
 ) -> DiskScan:
     """Scan the known model folders and `folders` with this machine's fit targets (blocking)."""
-    roots = known_roots(paths.cache_dir() / "models", embedded.find_model(), folders, env)
+    steward_dirs = [paths.data_dir() / "models", paths.cache_dir() / "models"]
+    roots = known_roots(steward_dirs, embedded.find_model(), folders, env)
     cache = SpecCache(cache_path or paths.data_dir() / CACHE_FILE).load()
     return scan_disk(roots, cache, fit_targets(detect_hardware()), read_spec=read_spec)
 
