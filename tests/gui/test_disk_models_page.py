@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from steward.config import Settings
 from steward.engine.events import Completed, EngineEvent
 from steward.gui.pages.disk_models import COLUMNS, DiskModelsPanel
 from steward.gui.pages.models import ModelsPage
+from steward.gui.theme import apply_theme
 from steward.servers import embedded
 from tests.gui.conftest import AppHarness, llama_settings, wait_until
+from tests.gui.contrast import sample_window
 from tests.support.gguf_files import write_gguf
 from tests.support.llama import LlamaServer
 
@@ -40,6 +43,7 @@ def temp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(variable, raising=False)
     write_gguf(tmp_path / "home/.lmstudio/models/pub/tiny/tiny-F16.gguf", context=2048)
     write_gguf(tmp_path / "data/models/own.gguf")  # STEWARD_DATA_DIR: tests/conftest.py
+    (tmp_path / "cache/models").mkdir(parents=True)
     (tmp_path / "cache/models/broken.gguf").write_bytes(b"not a gguf file")
     return tmp_path / "home"
 
@@ -126,3 +130,23 @@ def test_add_folder_saves_it_and_rescans_and_a_non_folder_is_refused(
     assert cells(panel, "mine-Q4_0")["Found in"] == "your folder"
     assert h.bridge.settings is not None
     assert h.bridge.settings.discovery.model_folders == [str(tmp_path / "mine")]
+
+
+def test_the_tab_is_readable_in_light_and_dark(
+    harness_factory: Callable[[Settings], AppHarness], temp_home: Path, qapp: QApplication
+) -> None:
+    h = harness_factory(llama_settings())
+    h.window.resize(1024, 700)
+    panel = disk_tab(h)
+    panel.add_folder("/nowhere/at/all")  # the error line shows too
+    try:
+        for theme in ("light", "dark"):
+            apply_theme(qapp, theme)
+            turns = iter(range(30))
+            wait_until(h.loop, lambda turns=turns: next(turns, None) is None)  # polish and redraw
+            samples = sample_window(h.window, panel, None)
+            assert {s.name for s in samples} >= {"QLabel#hint", "QLabel#diskServeResult", "QPushButton#"}
+            low = [f"{theme}: {s.name} {s.text!r} {s.ratio:.2f}" for s in samples if s.ratio < 4.5]
+            assert not low, low
+    finally:
+        apply_theme(qapp, "light")

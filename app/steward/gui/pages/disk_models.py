@@ -102,7 +102,7 @@ class DiskModelsPanel(QWidget):
         actions.addWidget(self.progress)
         actions.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)  # inside the tab's frame
+        layout.setContentsMargins(0, 6, 0, 0)
         layout.addLayout(actions)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
