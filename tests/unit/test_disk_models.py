@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,24 @@ from tests.support.gemma import gemma_path
 from tests.support.gguf_files import write_gguf
 
 from steward.config import Settings, SettingsError
+from steward.hardware import gguf_probe
 from steward.hardware.context_fit import largest_context
 from steward.hardware.cpu import CpuInfo, MemoryInfo
 from steward.hardware.detect import HardwareInfo, PlatformInfo, apple_unified_gpu
 from steward.hardware.disk_cache import SpecCache
-from steward.hardware.disk_models import ContextFit, DiskModel, DiskScan, FitTarget, fit_targets, scan_disk
+from steward.hardware.disk_models import (
+    ContextFit,
+    DiskModel,
+    DiskScan,
+    FitTarget,
+    ReadJob,
+    fit_targets,
+    read_here,
+    scan_disk,
+)
 from steward.hardware.fit import MemoryBudget, estimate_fit
 from steward.hardware.gguf_meta import spec_from_gguf
+from steward.hardware.gguf_probe import read_in_child
 from steward.hardware.gpu import GIB, GpuInfo, GpuVendor
 from steward.hardware.model_roots import ModelRoot, Source, known_roots
 from steward.hardware.spec import ModelSpec
@@ -328,3 +340,31 @@ def test_served_servers_get_a_valid_unused_name() -> None:
     long = unique_name("x" * 200, set())
     assert len(long) == 48
     Settings().with_changes({"servers": [{"name": long}]})  # accepted as a profile name
+
+
+def test_metadata_is_read_in_a_child_process_like_here(tmp_path: Path) -> None:
+    files = [write_gguf(tmp_path / "a.gguf", context=2048), write_gguf(tmp_path / "v.gguf", tensors=False)]
+    (tmp_path / "bad.gguf").write_bytes(b"junk")
+    files.append(tmp_path / "bad.gguf")
+    jobs = [ReadJob(p, p.stat().st_mtime_ns, p.stat().st_size) for p in files]
+    child = read_in_child(jobs)
+    assert child == read_here()(jobs)
+    assert child[0].spec is not None and child[0].spec.trained_context == 2048
+    assert child[1].skip == "a vocabulary-only file (no weights)"
+    assert child[2].error and "not a readable GGUF file" in child[2].error
+
+
+def test_a_reader_that_dies_fails_the_batch_uncached_and_the_next_scan_reads_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    write_gguf(root / "good.gguf")
+    roots, cache = [ModelRoot(Source.USER, root)], tmp_path / "cache.json"
+    dying = [sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); sys.exit(3)"]
+    monkeypatch.setattr(gguf_probe, "child_command", lambda: dying)
+    scan = scan_disk(roots, SpecCache(cache).load(), CPU, read_many=read_in_child)
+    (row,) = scan.models
+    assert row.error == "the metadata reader failed: it answered 0 of 1 files (boom)"
+    monkeypatch.undo()
+    again = scan_disk(roots, SpecCache(cache).load(), CPU, read_many=read_in_child)
+    assert again.read == 1 and again.models[0].error is None and again.models[0].trained_context == 4096

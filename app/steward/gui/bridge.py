@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import logging
 import time
@@ -555,10 +554,9 @@ class Bridge(QObject):
     disk_models_ready = Signal(object)  # DiskScan, or why the scan failed (str)
 
     def scan_disk_models(self) -> None:
-        """Scan for GGUF files in a worker thread; `disk_models_ready` follows. Collect garbage here
-        first: a collection in that (allocating) thread would delete stray Qt wrappers off-thread."""
+        """Scan for GGUF files in a worker thread (metadata is read in a child process);
+        `disk_models_ready` follows."""
         if self.service is not None:
-            gc.collect()
             self._then(self.service.disk_models.scan_or_reason(), self.disk_models_ready.emit, "disk scan")
 
     def serve_disk_model(self, model: DiskModel) -> tuple[bool, str]:

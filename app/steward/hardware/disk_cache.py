@@ -34,6 +34,12 @@ class CachedRead:
     spec: ModelSpec | None = None
     skip: str | None = None
     error: str | None = None
+    keep: bool = True
+    """False for a failure of the reader itself (not of the file): not cached, tried again next scan."""
+
+    @classmethod
+    def reader_failed(cls, mtime_ns: int, size: int, reason: str) -> CachedRead:
+        return cls(mtime_ns, size, error=f"the metadata reader failed: {reason}", keep=False)
 
     def to_json(self) -> dict[str, Any]:
         spec = dataclasses.asdict(self.spec) if self.spec is not None else None

@@ -198,30 +198,55 @@ def _row(candidate: Candidate, entry: CachedRead, size: int, targets: Sequence[F
     )
 
 
+@dataclass(frozen=True)
+class ReadJob:
+    """A file whose metadata must be read: its real path and the mtime/size the reading is for."""
+
+    path: Path
+    mtime_ns: int
+    size: int
+
+
+ReadMany = Callable[[Sequence[ReadJob]], list[CachedRead]]
+"""Reads a batch of files (in this process, or in a child process: see `gguf_probe`)."""
+
+
+def read_here(read_spec: ReadSpec = spec_from_gguf) -> ReadMany:
+    """A batch reader that reads in this process, one file after another."""
+    return lambda jobs: [read_entry(j.path, j.mtime_ns, j.size, read_spec) for j in jobs]
+
+
+@dataclass
+class _Found:
+    candidate: Candidate
+    report: RootReport
+    mtime_ns: int
+    size: int
+    total: int
+    names: list[str]
+
+
 def scan_disk(
     roots: Iterable[ModelRoot],
     cache: SpecCache,
     targets: Sequence[FitTarget],
     *,
     read_spec: ReadSpec = spec_from_gguf,
+    read_many: ReadMany | None = None,
     max_files: int | None = None,
 ) -> DiskScan:
-    """Walk every root, read new or changed files, save the cache and return the rows (blocking)."""
-    models: list[DiskModel] = []
+    """Walk every root, read new or changed files (all in one batch, by `read_many` or else
+    `read_spec` here), save the cache and return the rows (blocking)."""
     reports: list[RootReport] = []
-    by_real: dict[str, int] = {}
-    seen: set[str] = set()
-    read = cached = 0
+    found: dict[str, _Found] = {}  # by real path: a file under two names is one model
     for root in roots:
         candidates, report = walk_root(root) if max_files is None else walk_root(root, max_files)
         reports.append(report)
         for candidate in candidates:
             real = str(candidate.real)
-            if real in by_real:  # the same file under a second name (an Ollama tag, a second root)
-                index = by_real[real]
-                first = models[index]
-                if candidate.name != first.name and candidate.name not in first.also_named:
-                    models[index] = dataclasses.replace(first, also_named=(*first.also_named, candidate.name))
+            if real in found:  # a second Ollama tag of one blob, or a file under two roots
+                if candidate.name not in found[real].names:
+                    found[real].names.append(candidate.name)
                 continue
             try:
                 stat = os.stat(real)
@@ -229,23 +254,31 @@ def scan_disk(
             except OSError as exc:
                 report.notes.append(f"{candidate.path}: {exc.strerror or exc}")
                 continue
-            seen.add(real)
-            entry = cache.get(real, stat.st_mtime_ns, stat.st_size)
-            if entry is None:
-                entry = read_entry(candidate.real, stat.st_mtime_ns, stat.st_size, read_spec)
-                cache.put(real, entry)
-                read += 1
-            else:
-                cached += 1
-            if entry.skip is not None:
-                continue
-            by_real[real] = len(models)
-            models.append(_row(candidate, entry, sum(sizes), targets))
+            found[real] = _Found(
+                candidate, report, stat.st_mtime_ns, stat.st_size, sum(sizes), [candidate.name]
+            )
+    entries = {real: cache.get(real, f.mtime_ns, f.size) for real, f in found.items()}
+    jobs = [
+        ReadJob(Path(real), found[real].mtime_ns, found[real].size)
+        for real, e in entries.items()
+        if e is None
+    ]
+    if jobs:
+        for job, entry in zip(jobs, (read_many or read_here(read_spec))(jobs), strict=True):
+            entries[str(job.path)] = entry
+            if entry.keep:
+                cache.put(str(job.path), entry)
+    models = []
+    for real, f in found.items():
+        known = entries[real]
+        if known is not None and known.skip is None:
+            row = _row(f.candidate, known, f.total, targets)
+            models.append(dataclasses.replace(row, also_named=tuple(f.names[1:])))
     notes = []
     if cache.backup is not None:
         notes.append(f"the scan cache was corrupt: moved to {cache.backup} and rebuilt")
     try:
-        cache.save(seen)
+        cache.save(set(found))
     except OSError as exc:
         notes.append(f"the scan cache was not saved ({exc}): the next scan reads every file again")
-    return DiskScan(tuple(models), tuple(reports), read, cached, tuple(notes))
+    return DiskScan(tuple(models), tuple(reports), len(jobs), len(found) - len(jobs), tuple(notes))

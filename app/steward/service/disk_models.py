@@ -29,9 +29,10 @@ from steward.hardware.disk_models import (
     ReadSpec,
     context_words,
     fit_targets,
+    read_here,
     scan_disk,
 )
-from steward.hardware.gguf_meta import spec_from_gguf
+from steward.hardware.gguf_probe import read_in_child
 from steward.hardware.model_roots import known_roots
 from steward.servers import embedded
 from steward.servers.managed import ServerStatus
@@ -63,13 +64,16 @@ def scan_this_machine(
     *,
     env: Mapping[str, str] | None = None,
     cache_path: Path | None = None,
-    read_spec: ReadSpec = spec_from_gguf,
+    read_spec: ReadSpec | None = None,
 ) -> DiskScan:
-    """Scan the known model folders and `folders` with this machine's fit targets (blocking)."""
+    """Scan the known model folders and `folders` with this machine's fit targets (blocking).
+
+    New files are read in a child process (`gguf_probe`), or here with `read_spec` (tests)."""
     steward_dirs = [paths.data_dir() / "models", paths.cache_dir() / "models"]
     roots = known_roots(steward_dirs, embedded.find_model(), folders, env)
     cache = SpecCache(cache_path or paths.data_dir() / CACHE_FILE).load()
-    return scan_disk(roots, cache, fit_targets(detect_hardware()), read_spec=read_spec)
+    read_many = read_here(read_spec) if read_spec is not None else read_in_child
+    return scan_disk(roots, cache, fit_targets(detect_hardware()), read_many=read_many)
 
 
 def serve_choice(model: DiskModel) -> tuple[int, int, str] | str:
@@ -112,7 +116,7 @@ class DiskModels:
         *,
         cache_path: Path | None = None,
         env: Mapping[str, str] | None = None,
-        read_spec: ReadSpec = spec_from_gguf,
+        read_spec: ReadSpec | None = None,
     ) -> None:
         self._service = service
         self.cache_path = cache_path
