@@ -100,6 +100,11 @@ def test_scan_lists_the_files_and_serve_starts_a_managed_server_that_answers(
     assert (profile.name, profile.ctx_size, profile.port, profile.gpu_layers) == (name, 8192, 0, 0)
     assert profile.model_path == str(embedded.find_model())
     assert service.disk_models.unique_name(SMOLLM2) == f"{name}-2"  # a second Serve gets its own name
+    wait_until(h.loop, lambda: not panel.serve_button.isEnabled())
+    assert (
+        panel.serve_button.toolTip()
+        == f"Serve is not available: {name} serves it already (see the Servers page)"
+    )
 
     rows = lambda: {r.name: r for r in h.bridge.server_rows()}  # noqa: E731
     wait_until(h.loop, lambda: name in rows() and rows()[name].status == "ready", timeout=60)

@@ -1,7 +1,8 @@
 """Every GGUF model on this disk with what it is and how much context it can run with here.
 
 `scan_disk` walks the roots (`model_roots`, `disk_walk`), reads each new or changed file's GGUF
-metadata once (`gguf_meta.spec_from_gguf`, remembered in a `SpecCache`) and asks the fit estimate
+metadata once (`gguf_meta.spec_from_gguf`, all in one batch, which the service runs in a child
+process: see `gguf_probe`; remembered in a `SpecCache`) and asks the fit estimate
 for the largest context per target: the CPU's RAM, and each GPU's VRAM (full offload), or the
 unified memory of an Apple GPU (`context_fit.max_fitting_context`). Blocking: run it in a thread.
 

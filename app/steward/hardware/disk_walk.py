@@ -154,6 +154,8 @@ class _Walk:
 
     def ollama_models(self) -> Iterator[Candidate]:
         manifests = Path(self.root.path) / "manifests"
+        if not manifests.is_dir():
+            return  # nothing pulled yet
         for path, real, depth in self.files(manifests, 3):
             relative = path.relative_to(manifests).parts
             if depth != 3 or len(relative) != 4:

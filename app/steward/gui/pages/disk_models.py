@@ -112,6 +112,7 @@ class DiskModelsPanel(QWidget):
         self.serve_button.clicked.connect(self.serve_selected)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         bridge.disk_models_ready.connect(self.on_scan)
+        bridge.settings_changed.connect(self._settings_changed)
         self._selection_changed()
 
     def changeEvent(self, event: QEvent) -> None:
@@ -184,6 +185,9 @@ class DiskModelsPanel(QWidget):
                 self.table.selectRow(row)
                 return
 
+    def _settings_changed(self, _settings: object) -> None:
+        self._selection_changed()  # a file just served: Serve says by whom
+
     def _selection_changed(self) -> None:
         model = self.selected()
         why = None
@@ -193,6 +197,11 @@ class DiskModelsPanel(QWidget):
             why = f"it cannot be read: {model.error}"
         elif model.best is None:
             why = "it won't fit this machine"
+        else:
+            servers = self.bridge.settings.servers if self.bridge.settings is not None else []
+            by = next((s.name for s in servers if s.model_path == model.path), None)
+            if by is not None:
+                why = f"{by} serves it already (see the Servers page)"
         self.serve_button.setEnabled(why is None)
         self.serve_button.setToolTip(
             f"Serve is not available: {why}"
