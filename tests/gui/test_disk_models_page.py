@@ -136,6 +136,13 @@ def test_add_folder_saves_it_and_rescans_and_a_non_folder_is_refused(
     assert h.bridge.settings is not None
     assert h.bridge.settings.discovery.model_folders == [str(tmp_path / "mine")]
 
+    panel._fill_folders_menu()  # what "Your folders" shows when opened
+    (stop,) = panel.folders_menu.actions()
+    assert stop.text() == f"Stop scanning {tmp_path / 'mine'}"
+    stop.trigger()
+    wait_until(h.loop, lambda: "mine-Q4_0" not in [m.name for m in panel.models] and not panel.scanning)
+    assert h.bridge.settings.discovery.model_folders == []
+
 
 def test_the_tab_is_readable_in_light_and_dark(
     harness_factory: Callable[[Settings], AppHarness], temp_home: Path, qapp: QApplication

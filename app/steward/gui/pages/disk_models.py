@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QTableWidgetItem,
@@ -72,6 +73,7 @@ class DiskModelsPanel(QWidget):
         self.models: list[DiskModel] = []
         self.scanning = False
         self.scanned = False
+        self.scanned_folders: tuple[str, ...] = ()
         self.table = read_only_table("diskModelsTable", COLUMNS, single_selection=True)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -97,7 +99,12 @@ class DiskModelsPanel(QWidget):
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result.hide()
         actions = QHBoxLayout()
-        for button in (self.serve_button, self.rescan_button, self.add_folder_button):
+        self.folders_button = QPushButton("Your folders")
+        self.folders_button.setToolTip("The folders you added; pick one to stop scanning it.")
+        self.folders_menu = QMenu(self.folders_button)
+        self.folders_menu.aboutToShow.connect(self._fill_folders_menu)
+        self.folders_button.setMenu(self.folders_menu)
+        for button in (self.serve_button, self.rescan_button, self.add_folder_button, self.folders_button):
             actions.addWidget(button)
         actions.addWidget(self.progress)
         actions.addStretch(1)
@@ -125,9 +132,27 @@ class DiskModelsPanel(QWidget):
         if not self.scanned and not self.scanning:
             self.rescan()
 
+    def _folders(self) -> tuple[str, ...]:
+        settings = self.bridge.settings
+        return tuple(settings.discovery.model_folders) if settings is not None else ()
+
+    def _fill_folders_menu(self) -> None:
+        self.folders_menu.clear()
+        for folder in self._folders():
+            action = self.folders_menu.addAction(f"Stop scanning {folder}")
+            action.triggered.connect(lambda _checked=False, f=folder: self.remove_folder(f))
+        if self.folders_menu.isEmpty():
+            self.folders_menu.addAction("No folders added (use Add folder…)").setEnabled(False)
+
+    def remove_folder(self, folder: str) -> list[tuple[str, str]]:
+        """Stop scanning `folder` (saved); the table follows once the settings changed."""
+        kept = [f for f in self._folders() if f != folder]
+        return self.bridge.apply_settings({"discovery.model_folders": kept})
+
     def rescan(self) -> None:
         if self.scanning or self.bridge.service is None:
             return
+        self.scanned_folders = self._folders()
         self.scanning = True
         self.progress.show()
         self.rescan_button.setEnabled(False)
@@ -187,6 +212,8 @@ class DiskModelsPanel(QWidget):
 
     def _settings_changed(self, _settings: object) -> None:
         self._selection_changed()  # a file just served: Serve says by whom
+        if self.scanned and self._folders() != self.scanned_folders:
+            self.rescan()  # a folder was added or removed
 
     def _selection_changed(self) -> None:
         model = self.selected()
@@ -235,6 +262,7 @@ class DiskModelsPanel(QWidget):
             set_tone(self.result, None)
             self.result.setText(f"Added {folder}; scanning it now.")
             self.result.show()
+            self.scanned_folders = (*self._folders(), folder)  # the bridge rescans once it is saved
             self.scanning = True
             self.progress.show()
             self.rescan_button.setEnabled(False)
