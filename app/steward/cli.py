@@ -102,12 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["_read-gguf"]:  # internal: the disk scan's metadata reader (steward.hardware.gguf_probe)
-        from steward.hardware.gguf_probe import child_main
-
-        return child_main()
-    args = _parser().parse_args(words)
+    args = _parser().parse_args(argv)
     from steward.logs import setup_logging
 
     if args.command is None:

@@ -8,7 +8,8 @@ import dataclasses
 import json
 
 from steward.config import SettingsFile
-from steward.hardware.disk_models import DiskModel, DiskScan, context_words, params_text
+from steward.hardware.context_fit import context_words
+from steward.hardware.disk_models import DiskModel, DiskScan, params_text
 from steward.hardware.gpu import format_bytes
 from steward.service.disk_models import scan_this_machine
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,7 @@ from tests.support.gemma import gemma_path
 from tests.support.gguf_files import write_gguf
 
 from steward.config import Settings, SettingsError
-from steward.hardware import gguf_probe
-from steward.hardware.context_fit import largest_context
+from steward.hardware.context_fit import max_fitting_context
 from steward.hardware.cpu import CpuInfo, MemoryInfo
 from steward.hardware.detect import HardwareInfo, PlatformInfo, apple_unified_gpu
 from steward.hardware.disk_cache import SpecCache
@@ -24,14 +22,11 @@ from steward.hardware.disk_models import (
     DiskModel,
     DiskScan,
     FitTarget,
-    ReadJob,
     fit_targets,
-    read_here,
     scan_disk,
 )
-from steward.hardware.fit import MemoryBudget, estimate_fit
+from steward.hardware.fit import FitLabel, MemoryBudget, estimate_fit
 from steward.hardware.gguf_meta import spec_from_gguf
-from steward.hardware.gguf_probe import read_in_child
 from steward.hardware.gpu import GIB, GpuInfo, GpuVendor
 from steward.hardware.model_roots import ModelRoot, Source, known_roots
 from steward.hardware.spec import ModelSpec
@@ -211,18 +206,13 @@ def test_a_corrupt_cache_is_backed_up_and_rebuilt(tmp_path: Path) -> None:
     assert _scan([ModelRoot(Source.USER, root)], cache).cached == 1
 
 
-def test_largest_context_is_the_boundary_of_the_fit_estimate() -> None:
+def test_the_largest_context_on_a_gpu_counts_full_offloads_only() -> None:
     spec = ModelSpec("m", 7_000_000_000, layers=32, kv_heads=8, head_dim=128, trained_context=131072)
-    budget = MemoryBudget(gpu_bytes=0, ram_bytes=8 * GIB)
-    found = largest_context(spec, budget)
-    assert 512 < found < 131072 and found % 256 == 0
-    assert estimate_fit(spec, found, budget).runs and not estimate_fit(spec, found + 256, budget).runs
-    assert largest_context(spec, budget, ceiling=4096) == 4096
-    assert largest_context(spec, MemoryBudget(gpu_bytes=0, ram_bytes=GIB)) == 0
     gpu = MemoryBudget(gpu_bytes=6 * GIB, ram_bytes=64 * GIB)
-    on_gpu = largest_context(spec, gpu, full_gpu=True)
-    assert 0 < on_gpu < largest_context(spec, gpu)  # the RAM holds more than the VRAM
-    assert estimate_fit(spec, on_gpu, gpu).label.value == "full_gpu"
+    on_gpu = max_fitting_context(spec, gpu, full_gpu=True)
+    assert 0 < on_gpu < max_fitting_context(spec, gpu)  # partial offload and the RAM hold more
+    assert estimate_fit(spec, on_gpu, gpu).label is FitLabel.FULL_GPU
+    assert estimate_fit(spec, on_gpu + 256, gpu).label is not FitLabel.FULL_GPU
 
 
 def test_the_real_smollm2_and_gemma_files(tmp_path: Path) -> None:
@@ -236,6 +226,8 @@ def test_the_real_smollm2_and_gemma_files(tmp_path: Path) -> None:
     assert (base.trained_context, base.quant) == (32768, "Q4_K_M")
     assert 130e6 < (small.parameters or 0) < 140e6 and 260e6 < (base.parameters or 0) < 280e6
     assert small.fit_text == "fits with 8k context" and base.fit_text == "fits with 32k context"
+    again = _scan(roots, tmp_path / "cache.json")
+    assert again.read == 0 and again.models == scan.models  # the cache gives back the same specs
 
 
 def test_an_unfitting_model_says_wont_fit() -> None:
@@ -299,7 +291,7 @@ def test_fit_targets_are_the_ram_and_each_gpu_or_the_unified_memory() -> None:
     ]
     assert targets[0].budget.gpu_bytes == 0 and targets[2].budget.gpu_bytes == int(24 * GIB * 0.95)
     spec = ModelSpec("m", 14_000_000_000, layers=48, kv_heads=8, head_dim=128, trained_context=131072)
-    cpu, gpu0, gpu1 = (largest_context(spec, t.budget, full_gpu=t.full_gpu) for t in targets)
+    cpu, gpu0, gpu1 = (max_fitting_context(spec, t.budget, full_gpu=t.full_gpu) for t in targets)
     assert 0 < gpu0 < gpu1 < cpu  # a bigger card holds a longer context whole; the RAM the longest
     apple = fit_targets(_machine(apple_unified_gpu(MemoryInfo(32 * GIB, 30 * GIB, 0, 0)), system="Darwin"))
     assert [t.kind for t in apple] == ["unified"] and apple[0].budget.unified
@@ -326,7 +318,7 @@ def test_serve_takes_the_largest_fitting_context_capped_at_32k_and_says_why() ->
     )
     assert (
         serve_choice(row(4096, ContextFit("CPU RAM", 0)))
-        == "m won't fit this machine, not even with a 512-token context"
+        == "m won't fit this machine, not even with a 256-token context"
     )
     broken = DiskModel("b", "Steward", "/b.gguf", 1, error="not a readable GGUF file")
     assert serve_choice(broken) == "b cannot be read: not a readable GGUF file"
@@ -340,31 +332,3 @@ def test_served_servers_get_a_valid_unused_name() -> None:
     long = unique_name("x" * 200, set())
     assert len(long) == 48
     Settings().with_changes({"servers": [{"name": long}]})  # accepted as a profile name
-
-
-def test_metadata_is_read_in_a_child_process_like_here(tmp_path: Path) -> None:
-    files = [write_gguf(tmp_path / "a.gguf", context=2048), write_gguf(tmp_path / "v.gguf", tensors=False)]
-    (tmp_path / "bad.gguf").write_bytes(b"junk")
-    files.append(tmp_path / "bad.gguf")
-    jobs = [ReadJob(p, p.stat().st_mtime_ns, p.stat().st_size) for p in files]
-    child = read_in_child(jobs)
-    assert child == read_here()(jobs)
-    assert child[0].spec is not None and child[0].spec.trained_context == 2048
-    assert child[1].skip == "a vocabulary-only file (no weights)"
-    assert child[2].error and "not a readable GGUF file" in child[2].error
-
-
-def test_a_reader_that_dies_fails_the_batch_uncached_and_the_next_scan_reads_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = tmp_path / "root"
-    write_gguf(root / "good.gguf")
-    roots, cache = [ModelRoot(Source.USER, root)], tmp_path / "cache.json"
-    dying = [sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); sys.exit(3)"]
-    monkeypatch.setattr(gguf_probe, "child_command", lambda: dying)
-    scan = scan_disk(roots, SpecCache(cache).load(), CPU, read_many=read_in_child)
-    (row,) = scan.models
-    assert row.error == "the metadata reader failed: it answered 0 of 1 files (boom)"
-    monkeypatch.undo()
-    again = scan_disk(roots, SpecCache(cache).load(), CPU, read_many=read_in_child)
-    assert again.read == 1 and again.models[0].error is None and again.models[0].trained_context == 4096

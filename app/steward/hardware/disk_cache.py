@@ -25,6 +25,11 @@ VERSION = 1
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}
 
 
+def _tuples(value: Any) -> Any:
+    """JSON arrays back to the tuples a frozen `ModelSpec` holds (per-layer arrays, repack lists)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 @dataclass(frozen=True)
 class CachedRead:
     """One file's reading: its spec, or why it is no model (`skip`), or why it could not be read."""
@@ -34,12 +39,6 @@ class CachedRead:
     spec: ModelSpec | None = None
     skip: str | None = None
     error: str | None = None
-    keep: bool = True
-    """False for a failure of the reader itself (not of the file): not cached, tried again next scan."""
-
-    @classmethod
-    def reader_failed(cls, mtime_ns: int, size: int, reason: str) -> CachedRead:
-        return cls(mtime_ns, size, error=f"the metadata reader failed: {reason}", keep=False)
 
     def to_json(self) -> dict[str, Any]:
         spec = dataclasses.asdict(self.spec) if self.spec is not None else None
@@ -57,7 +56,7 @@ class CachedRead:
         return cls(
             mtime_ns=int(data["mtime_ns"]),
             size=int(data["size"]),
-            spec=ModelSpec(**{k: v for k, v in spec.items() if k in _SPEC_FIELDS}) if spec else None,
+            spec=ModelSpec(**{k: _tuples(v) for k, v in spec.items() if k in _SPEC_FIELDS}) if spec else None,
             skip=data.get("skip"),
             error=data.get("error"),
         )

@@ -1,8 +1,8 @@
 """Every GGUF model on this disk with what it is and how much context it can run with here.
 
 `scan_disk` walks the roots (`model_roots`, `disk_walk`), reads each new or changed file's GGUF
-metadata once (`gguf_meta.spec_from_gguf`, all in one batch, which the service runs in a child
-process: see `gguf_probe`; remembered in a `SpecCache`) and asks the fit estimate
+metadata once (`gguf_meta.spec_from_gguf`, all in one batch; remembered in a `SpecCache`) and
+asks the fit estimate
 for the largest context per target: the CPU's RAM, and each GPU's VRAM (full offload), or the
 unified memory of an Apple GPU (`context_fit.max_fitting_context`). Blocking: run it in a thread.
 
@@ -20,14 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import gguf
-
 from steward.hardware.budget import BudgetAssumptions, budget_for
 from steward.hardware.context_fit import context_words, max_fitting_context
 from steward.hardware.detect import HardwareInfo
 from steward.hardware.disk_cache import CachedRead, SpecCache
 from steward.hardware.disk_walk import Candidate, RootReport, walk_root
 from steward.hardware.fit import MemoryBudget
+from steward.hardware.gguf_header import read_header
 from steward.hardware.gguf_meta import spec_from_gguf
 from steward.hardware.gpu import format_bytes
 from steward.hardware.model_roots import ModelRoot
@@ -147,7 +146,10 @@ def read_entry(path: Path, mtime_ns: int, size: int, read_spec: ReadSpec) -> Cac
         architecture = _architecture(path)
         if architecture in NOT_A_MODEL_ARCHITECTURES:
             return CachedRead(mtime_ns, size, skip=NOT_A_MODEL_ARCHITECTURES[architecture])
-        return CachedRead(mtime_ns, size, error=str(exc) or type(exc).__name__)
+        reason = str(exc) or type(exc).__name__
+        if not isinstance(exc, ValueError):  # the reader's own words come as ValueError
+            reason = f"{path}: not a readable GGUF file ({type(exc).__name__}: {reason})"
+        return CachedRead(mtime_ns, size, error=reason)
     if spec.architecture in NOT_A_MODEL_ARCHITECTURES:
         return CachedRead(mtime_ns, size, skip=NOT_A_MODEL_ARCHITECTURES[spec.architecture])
     if spec.parameter_count == 0:
@@ -157,10 +159,10 @@ def read_entry(path: Path, mtime_ns: int, size: int, read_spec: ReadSpec) -> Cac
 
 def _architecture(path: Path) -> str | None:
     try:
-        field = gguf.GGUFReader(str(path), "r").fields.get("general.architecture")
-        return str(field.contents()) if field is not None else None
+        architecture = read_header(path).fields.get("general.architecture")
     except Exception:
         return None
+    return str(architecture) if architecture is not None else None
 
 
 def _whole_model(spec: ModelSpec, first_size: int, total_size: int) -> ModelSpec:
@@ -209,7 +211,7 @@ class ReadJob:
 
 
 ReadMany = Callable[[Sequence[ReadJob]], list[CachedRead]]
-"""Reads a batch of files (in this process, or in a child process: see `gguf_probe`)."""
+"""Reads a batch of files (a seam for another way of reading, e.g. in a child process)."""
 
 
 def read_here(read_spec: ReadSpec = spec_from_gguf) -> ReadMany:
@@ -267,8 +269,7 @@ def scan_disk(
     if jobs:
         for job, entry in zip(jobs, (read_many or read_here(read_spec))(jobs), strict=True):
             entries[str(job.path)] = entry
-            if entry.keep:
-                cache.put(str(job.path), entry)
+            cache.put(str(job.path), entry)
     models = []
     for real, f in found.items():
         known = entries[real]

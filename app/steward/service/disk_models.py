@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from steward import paths
-from steward.hardware.context_fit import MIN_CONTEXT
+from steward.hardware.context_fit import STEP, context_words
 from steward.hardware.detect import detect_hardware
 from steward.hardware.disk_cache import SpecCache
 from steward.hardware.disk_models import (
@@ -27,12 +27,11 @@ from steward.hardware.disk_models import (
     DiskModel,
     DiskScan,
     ReadSpec,
-    context_words,
     fit_targets,
     read_here,
     scan_disk,
 )
-from steward.hardware.gguf_probe import read_in_child
+from steward.hardware.gguf_meta import spec_from_gguf
 from steward.hardware.model_roots import known_roots
 from steward.servers import embedded
 from steward.servers.managed import ServerStatus
@@ -68,11 +67,11 @@ def scan_this_machine(
 ) -> DiskScan:
     """Scan the known model folders and `folders` with this machine's fit targets (blocking).
 
-    New files are read in a child process (`gguf_probe`), or here with `read_spec` (tests)."""
+    New files are read with `read_spec` (default: `gguf_meta.spec_from_gguf`)."""
     steward_dirs = [paths.data_dir() / "models", paths.cache_dir() / "models"]
     roots = known_roots(steward_dirs, embedded.find_model(), folders, env)
     cache = SpecCache(cache_path or paths.data_dir() / CACHE_FILE).load()
-    read_many = read_here(read_spec) if read_spec is not None else read_in_child
+    read_many = read_here(read_spec or spec_from_gguf)
     return scan_disk(roots, cache, fit_targets(detect_hardware()), read_many=read_many)
 
 
@@ -85,7 +84,7 @@ def serve_choice(model: DiskModel) -> tuple[int, int, str] | str:
         return f"{model.name} cannot be read: {model.error}"
     best = model.best
     if best is None:
-        return f"{model.name} won't fit this machine, not even with a {MIN_CONTEXT}-token context"
+        return f"{model.name} won't fit this machine, not even with a {STEP}-token context"
     context = min(best.context, SERVE_CEILING)
     if context == model.trained_context:
         reason = "its whole trained context fits"

@@ -26,8 +26,8 @@ from steward.servers.managed import ServerStatus
 from steward.servers.models import ModelOperationError, OllamaModelOps
 from steward.servers.profiles import router_path_problems
 from steward.service import router_ops
-from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.disk_models import DiskModels
+from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.endpoints import EndpointActions
 from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
 from steward.service.litellm_export import litellm_config

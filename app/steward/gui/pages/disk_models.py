@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 from steward.gui.bridge import Bridge
 from steward.gui.tables import read_only_table
 from steward.gui.theme import colours, set_tone
-from steward.hardware.disk_models import DiskModel, DiskScan, context_words, params_text
+from steward.hardware.context_fit import context_words
+from steward.hardware.disk_models import DiskModel, DiskScan, params_text
 from steward.hardware.gpu import format_bytes
 
 COLUMNS = ["Model", "Found in", "Arch", "Params", "Quant", "Trained", "Size", "Fits here"]
