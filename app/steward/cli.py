@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="hardware tier, servers, models and what fits")
     doctor.add_argument("--json", action="store_true")
 
+    models = sub.add_parser("models", help="the GGUF model files on this disk and what fits here")
+    models.add_argument(
+        "--disk", action="store_true", help="scan the disk (the default, for now the only source)"
+    )
+    models.add_argument("--json", action="store_true")
+
     export = sub.add_parser(
         "export", help="export the audit trail, the samples, or the routing as a LiteLLM proxy config"
     )
@@ -127,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from steward.doctor_cli import run_doctor
 
         return asyncio.run(run_doctor(as_json=args.json))
+    if args.command == "models":
+        from steward.models_cli import run_models
+
+        return asyncio.run(run_models(as_json=args.json))
     if args.command == "export":
         from steward.export_cli import run_export
 

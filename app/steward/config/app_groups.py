@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Annotated, Final, Literal, Self, get_args
 from urllib.parse import urlsplit
@@ -222,12 +223,35 @@ class EmbeddedConfig(SettingsGroup):
         return self
 
 
+def _check_folder(value: str) -> str:
+    text = value.strip()
+    if not text or "\0" in text or not os.path.isabs(os.path.expanduser(text)):
+        raise ValueError("must be an absolute folder path such as /data/models or ~/models")
+    return text
+
+
+# A folder scanned for GGUF model files (the Models page's "On this disk").
+ModelFolder = Annotated[Text, AfterValidator(_check_folder)]
+
+
 class DiscoveryConfig(SettingsGroup):
-    """Scanning loopback ports for local model servers."""
+    """Scanning loopback ports for local model servers, and folders for model files."""
 
     ports: list[Port] = Field(default_factory=lambda: list(DEFAULT_DISCOVERY_PORTS))
     interval_s: PositiveSeconds = 30.0
     timeout_s: PositiveSeconds = 1.0
+    model_folders: list[ModelFolder] = Field(
+        default_factory=list,
+        description="Folders scanned for GGUF files besides the known ones (LM Studio, Ollama, ...).",
+    )
+
+    @field_validator("model_folders")
+    @classmethod
+    def _unique_folders(cls, value: list[str]) -> list[str]:
+        normal = [os.path.normpath(os.path.expanduser(v)) for v in value]
+        if len(set(normal)) != len(normal):
+            raise ValueError("lists a folder more than once")
+        return value
 
     @field_validator("ports")
     @classmethod

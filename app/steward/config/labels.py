@@ -48,6 +48,7 @@ LABELS: dict[str, str] = {
     "embedded.run": "Run the embedded servers",
     "embedded.small_ctx": "Small server window",
     "embedded.large_ctx": "Large server window",
+    "discovery.model_folders": "Model folders",
     "ui.last_page": "Start page",
     "ui.remember_geometry": "Remember window size and position",
     "weights.preference": "Speed ↔ accuracy",

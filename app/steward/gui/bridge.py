@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from steward.config import Settings
 from steward.engine.events import EngineEvent
 from steward.engine.snapshot import EngineSnapshot
+from steward.hardware.disk_models import DiskModel
 from steward.hardware.sampler import ResourceSampler
 from steward.runtime import Runtime, RuntimeOptions
 from steward.servers.models import ModelOperationError
@@ -547,6 +548,35 @@ class Bridge(QObject):
 
         self._spawn(go())
         return []
+
+    # --- model files on this disk (Models page, "On this disk") -------------------------------
+
+    disk_models_ready = Signal(object)  # DiskScan, or why the scan failed (str)
+
+    def scan_disk_models(self) -> None:
+        """Scan for GGUF files in a worker thread (metadata is read in a child process);
+        `disk_models_ready` follows."""
+        if self.service is not None:
+            self._then(self.service.disk_models.scan_or_reason(), self.disk_models_ready.emit, "disk scan")
+
+    def serve_disk_model(self, model: DiskModel) -> tuple[bool, str]:
+        """Add and start a managed llama-server for a file on disk: (taken, what was chosen or why not)."""
+        plan = self.service.disk_models.plan(model) if self.service else "the engine is still starting"
+        if isinstance(plan, str):
+            return False, plan
+        problems = self.add_managed(plan.profile)
+        if problems:
+            return False, "; ".join(r for _, r in problems)
+        return True, f"{plan.profile['name']}: {plan.why}; starting it (see the Servers page)"
+
+    def add_model_folder(self, folder: str) -> Problems:
+        """Scan `folder` for models from now on (saved); the settings and a rescan follow."""
+        service = self.service
+        problems = service.disk_models.check_folder(folder) if service else NOT_READY
+        if service is not None and not problems:
+            added = lambda _: (self.settings_changed.emit(service.settings), self.scan_disk_models())  # noqa: E731
+            self._then(service.disk_models.add_folder(folder), added, "adding the folder")
+        return problems
 
     # --- the gateway (the service runs it; the page shows it) ---------------------------------
 

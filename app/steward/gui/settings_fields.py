@@ -171,6 +171,7 @@ HELP: dict[str, str] = {
     "discovery.ports": "Loopback ports probed for model servers, separated by commas.",
     "discovery.interval_s": "How often the ports are probed again for servers that appeared.",
     "discovery.timeout_s": "How long one port may take to answer a probe.",
+    "discovery.model_folders": "Folders scanned for GGUF model files, besides the known ones.",
     "ui.theme": "Light or dark colours, or follow the system.",
     "ui.last_page": "The page the window opens on at every start.",
     "ui.remember_geometry": "Restore the window's size and position at start.",
@@ -189,6 +190,7 @@ READONLY_POINTERS: dict[str, str] = {
     "weights.task_preference": "per task type: edit [weights.task_preference] in settings.toml (applied live)",
     "routing.task_temperature": "per task type: edit [routing.task_temperature] in settings.toml (applied live)",
     "routing.task_max_tokens": "per task type: edit [routing.task_max_tokens] in settings.toml (applied live)",
+    "discovery.model_folders": "add model folders on the Models page (On this disk)",
 }
 
 

@@ -7,7 +7,7 @@ that still runs (any placement: GPU, partial or CPU), capped at the model's trai
 
 from __future__ import annotations
 
-from steward.hardware.fit import MemoryBudget, MemoryEstimate, RuntimeCosts, estimate_fit
+from steward.hardware.fit import FitLabel, MemoryBudget, MemoryEstimate, RuntimeCosts, estimate_fit
 from steward.hardware.gpu import format_bytes
 from steward.hardware.spec import ModelSpec
 
@@ -22,13 +22,16 @@ def max_fitting_context(
     correction: float = 1.0,
     costs: RuntimeCosts | None = None,
     limit: int | None = None,
+    full_gpu: bool = False,
 ) -> int:
     """The largest context (a multiple of 256, at most `limit` or the trained context) that fits;
-    0 when not even 256 tokens do."""
+    0 when not even 256 tokens do. With `full_gpu` only a full GPU offload counts ("does it fit
+    this GPU's VRAM"), not a partial one or the CPU."""
     top = (limit or spec.trained_context or FALLBACK_LIMIT) // STEP
 
     def runs(steps: int) -> bool:
-        return estimate_fit(spec, steps * STEP, budget, correction=correction, costs=costs).runs
+        fit = estimate_fit(spec, steps * STEP, budget, correction=correction, costs=costs)
+        return fit.label is FitLabel.FULL_GPU if full_gpu else fit.runs
 
     if top < 1 or not runs(1):
         return 0

@@ -26,6 +26,7 @@ from steward.servers.managed import ServerStatus
 from steward.servers.models import ModelOperationError, OllamaModelOps
 from steward.servers.profiles import router_path_problems
 from steward.service import router_ops
+from steward.service.disk_models import DiskModels
 from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.endpoints import EndpointActions
 from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
@@ -67,6 +68,8 @@ class StewardService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.endpoints = EndpointActions(runtime, self.apply, self.validate)
+        self.disk_models = DiskModels(self)
+        """GGUF files on this disk: scan, serve one as a managed llama-server, the user's folders."""
         self.gateway_token = GatewayToken(runtime.secrets)
         """The gateway's bearer token (`await service.gateway_token.get()`)."""
         self.recent_gateway = RecentRequests(sources=frozenset({"gateway"}))

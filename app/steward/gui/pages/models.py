@@ -4,7 +4,8 @@ release, reset, load/unload (where the server can), capability tags and the fall
 
 A llama-server router's models say their status in words in the Loaded column ("loaded",
 "loading…", "unloaded", "sleeping", "failed (exit 1)"), and Load / Unload are enabled only when
-the router would do them (Load an unloaded or failed model; Unload a running one)."""
+the router would do them (Load an unloaded or failed model; Unload a running one). A second
+tab lists the model files on this disk and serves one in a click (`disk_models.DiskModelsPanel`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
 from steward.engine.durations import duration_in_words, time_left
 from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
 from steward.gui.bridge import Bridge
+from steward.gui.pages.disk_models import DiskModelsPanel
 from steward.gui.pages.model_dialogs import CapabilitiesDialog, QuarantineDialog
 from steward.gui.tables import read_only_table
 from steward.gui.theme import colours, status_text_colour
@@ -186,9 +189,19 @@ class ModelsPage(QWidget):
         splitter.setStretchFactor(1, 0)
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([800, CHAIN_WIDTH[0] + 20])
+        on_servers = QWidget()
+        servers_layout = QVBoxLayout(on_servers)
+        servers_layout.setContentsMargins(0, 6, 0, 0)
+        servers_layout.addLayout(actions)
+        servers_layout.addWidget(splitter, 1)
+        self.disk = DiskModelsPanel(bridge)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("modelsTabs")
+        self.tabs.setDocumentMode(True)  # no framed pane: pages keep the window's background (contrast)
+        self.tabs.addTab(on_servers, "On servers")
+        self.tabs.addTab(self.disk, "On this disk")
         layout = QVBoxLayout(self)
-        layout.addLayout(actions)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.tabs, 1)
         self._keys: list[str] = []
         self._selection_changed()
         bridge.snapshot_changed.connect(self.on_snapshot)
