@@ -21,7 +21,7 @@ from tests.gui.conftest import keep_running, llama_settings
 from tests.support.llama import LlamaServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-PAGES = ["dashboard", "chat", "models", "servers", "hardware", "settings", "events", "gateway"]
+PAGES = ["dashboard", "chat", "models", "servers", "hardware", "settings", "events", "gateway", "lab"]
 
 
 def test_every_page_in_both_themes_and_both_sizes(

@@ -23,8 +23,12 @@ def _seconds(value: float) -> str:
     return "n/a" if math.isnan(value) else (f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s")
 
 
+TIMES = ("ttft_s", "total_s")
+"""Measures in seconds (tokens_per_s also ends in "_s" but is a rate)."""
+
+
 def _figure(metric: str, value: float) -> str:
-    if metric.endswith("_s"):
+    if metric in TIMES:
         return _seconds(value)
     return "n/a" if math.isnan(value) else f"{value:.1f}"
 
