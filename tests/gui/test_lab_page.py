@@ -8,9 +8,12 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QFileDialog
 
 from steward.backends.faults import Fault
 from steward.config import Settings
@@ -18,6 +21,8 @@ from steward.engine.events import Completed
 from steward.gui.lab_charts import OUTCOME_HEALTH
 from steward.gui.pages.lab import LabPage
 from steward.gui.theme import HEALTH_COLOURS, colours
+from steward.lab.compare import ComparisonResult, Run, Side
+from steward.lab.drill import DrillReport, ScenarioResult
 from steward.service.drill_host import DrillEngine
 from tests.gui.conftest import AppHarness, llama_settings, wait_until
 from tests.support.llama import LlamaServer
@@ -201,3 +206,95 @@ def test_compare_shows_the_verdict_the_table_and_each_run(
     assert tab.export_button.isEnabled() and "saved to" in tab.progress.full_text()
     assert page.drill.run_button.isEnabled()
     assert_fits(h, page)
+
+
+def saved_results(folder: Path) -> tuple[Path, Path, Path]:
+    """A drill report, a comparison and a corrupt file in the Lab's folder, as runs leave them."""
+    drill = DrillReport([SMALL], ["refused"], {SMALL: 0.4}, started_at=1_700_000_000.0)
+    drill.scenarios.append(
+        ScenarioResult(
+            SMALL,
+            "refused",
+            True,
+            LARGE,
+            0.9,
+            0.4,
+            2,
+            [f"{SMALL}: connection_refused"],
+            [f"✗ {SMALL}: connection refused", f"✓ {LARGE}: answered"],
+            0.3,
+            f"If {SMALL} refuses connections, you wait 0.9 s, then {LARGE} answers.",
+            [],
+            1_700_000_000.5,
+        )
+    )
+    runs = [Run(side, 0, i, True, 0.1 * (i + 1), 0.5, 40.0, 8.0) for i in range(3) for side in "AB"]
+    compare = ComparisonResult(Side("A", SMALL), Side("B", LARGE), ("Hi",), runs, 1_700_000_100.0)
+    compare.analyse()
+    corrupt = folder / "drill-20200101-000000.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    corrupt.write_text('{"targets": [', encoding="utf-8")
+    return drill.save(folder), compare.save(folder), corrupt
+
+
+def test_history_reopens_results_lists_an_unreadable_file_and_exports(
+    harness_factory: Callable[[Settings], AppHarness],
+    llama_small: LlamaServer,
+    llama_large: LlamaServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = harness_factory(lab_settings(llama_small, llama_large))
+    page = open_lab(h)
+    assert h.bridge.service is not None
+    drill_path, compare_path, corrupt = saved_results(h.bridge.service.lab.folder)
+    page.tabs.setCurrentWidget(page.history)
+    wait_until(h.loop, lambda: page.history.table.rowCount() == 3)
+    paths = [e.path for e in page.history.entries]
+    assert paths.index(compare_path) < paths.index(drill_path), "newest first"
+    bad = paths.index(corrupt)
+    assert page.history.table.item(bad, 2).text().startswith("unreadable: ")  # type: ignore[union-attr]
+    assert page.history.table.item(bad, 2).foreground().color() == colours(page.palette()).error  # type: ignore[union-attr]
+
+    page.history.table.selectRow(paths.index(compare_path))
+    page.history.open_button.click()
+    wait_until(h.loop, lambda: page.compare.result is not None)
+    assert page.tabs.currentWidget() is page.compare and page.compare.runs.value() == 3
+    assert page.compare.verdict.text().startswith("<b>") and page.compare.table.rowCount() == 5
+    page.tabs.setCurrentWidget(page.history)
+    page.history.table.selectRow(paths.index(drill_path))
+    page.history.open_button.click()
+    wait_until(h.loop, lambda: page.drill.report is not None)
+    assert page.tabs.currentWidget() is page.drill
+    assert page.drill.summary.text() == "Your setup kept answering in all 1 scenarios."
+    assert cell(page, 0, 3) == "large"
+
+    target = tmp_path / "exported.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), ""))
+    page.drill.export_button.click()
+    wait_until(h.loop, target.exists)
+    assert target.read_text(encoding="utf-8") == drill_path.read_text(encoding="utf-8")
+
+
+def test_prompts_load_from_a_file_and_a_bad_file_is_said_plainly(
+    harness_factory: Callable[[Settings], AppHarness],
+    llama_small: LlamaServer,
+    llama_large: LlamaServer,
+    tmp_path: Path,
+) -> None:
+    h = harness_factory(lab_settings(llama_small, llama_large))
+    page = open_lab(h)
+    good = tmp_path / "prompts.txt"
+    good.write_text("# two prompts\nSay hi.\n\nName a colour.\n", encoding="utf-8")
+    page.load_prompts(str(good))
+    wait_until(h.loop, lambda: page.compare.prompts == ("Say hi.", "Name a colour."))
+    assert page.compare.prompts_label.full_text() == "2 prompts (prompts.txt)"
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n", encoding="utf-8")
+    page.load_prompts(str(empty))
+    wait_until(h.loop, lambda: page.compare.progress.property("tone") == "error")
+    assert page.compare.progress.full_text() == f"{empty}: no prompts in it"
+    assert page.compare.prompts == ("Say hi.", "Name a colour."), "the last good prompts stay"
+    page.compare.model_b.setCurrentText(page.compare.model_a.currentText())
+    page.compare.run_button.click()
+    assert page.running is None and "A and B are the same" in page.compare.progress.full_text()
