@@ -166,6 +166,13 @@ class DrillTab(QWidget):
         for key in ordered:
             add_check(self.targets, key, key, key in ticked)
 
+    def tick_faults(self, faults: Sequence[str]) -> None:
+        """Tick exactly `faults` (values of FaultKind)."""
+        for row in range(self.faults.count()):
+            item = self.faults.item(row)
+            on = item.data(Qt.ItemDataRole.UserRole) in faults
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
     def _run(self) -> None:
         targets, faults = checked(self.targets), checked(self.faults)
         if not targets or not faults:
