@@ -298,3 +298,24 @@ def test_prompts_load_from_a_file_and_a_bad_file_is_said_plainly(
     page.compare.model_b.setCurrentText(page.compare.model_a.currentText())
     page.compare.run_button.click()
     assert page.running is None and "A and B are the same" in page.compare.progress.full_text()
+
+
+def test_stop_during_a_comparison_saves_nothing_and_frees_the_lab(
+    harness_factory: Callable[[Settings], AppHarness], llama_small: LlamaServer, llama_large: LlamaServer
+) -> None:
+    h = harness_factory(lab_settings(llama_small, llama_large))
+    page = open_lab(h)
+    tab = page.compare
+    tab.set_prompts(["Say hi."], "test")
+    tab.runs.setValue(50)
+    tab.max_tokens.setValue(8)
+    tab.run_button.click()
+    wait_until(h.loop, lambda: tab.progress.full_text().startswith("1 of 100: "), timeout=60)
+    tab.stop_button.click()
+    wait_until(h.loop, lambda: page.running is None, timeout=15)
+    assert tab.progress.full_text() == "Stopped; nothing was saved." and tab.result is None
+    assert tab.run_button.isEnabled() and page.drill.run_button.isEnabled()
+    service = h.bridge.service
+    assert service is not None and service.lab.running is None
+    folder = service.lab.folder
+    assert not folder.exists() or not list(folder.iterdir())

@@ -125,12 +125,18 @@ class LabPage(QWidget):
     # --- running ------------------------------------------------------------------------------
 
     def run_drill(self, targets: list[str], faults: list[str]) -> None:
+        if self.bridge.service is None:
+            self.drill.progress.setText("The engine is still starting; try again in a moment.")
+            return
         if self.bridge.start_drill(targets, [FaultKind(f) for f in faults]):
             self._started("drill", len(targets) * len(faults))
 
     def run_compare(
         self, a: str, b: str, prompts: list[str], runs: int, max_tokens: int, temperatures: Any
     ) -> None:
+        if self.bridge.service is None:
+            self.compare.say("The engine is still starting; try again in a moment.", "warning")
+            return
         if self.bridge.start_compare(a, b, prompts, runs, max_tokens, temperatures):
             self._started("compare", 2 * runs * len(prompts))
 
