@@ -7,102 +7,18 @@ every result is also kept as JSON in the Lab's folder (`<data dir>/lab/`), whose
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from steward.backends.faults import FaultKind
-from steward.lab.compare import DEFAULT_PROMPTS, ComparisonResult, Run, Side, run_comparison
+from steward.lab.compare import Run, Side, run_comparison
 from steward.lab.drill import ScenarioResult, choose_targets, run_drill
-from steward.lab.stats import MetricComparison
-from steward.lab.verdict import p_text, percent
+from steward.lab.prompts import LabInputError, read_prompts
+from steward.lab.table import table
 from steward.paths import data_dir
 from steward.runtime import RuntimeOptions
 from steward.service import StewardService
-
-MAX_PROMPTS_FILE_BYTES = 1 << 20
-
-
-class LabInputError(ValueError):
-    """A mistake in what the user asked for (exit 2, said plainly)."""
-
-
-def read_prompts(path: Path | None) -> tuple[str, ...]:
-    """The prompts: the built-in set, or a file holding a JSON list of strings or one prompt per
-    line (blank lines and lines starting with # skipped)."""
-    if path is None:
-        return DEFAULT_PROMPTS
-    try:
-        if path.stat().st_size > MAX_PROMPTS_FILE_BYTES:
-            raise LabInputError(f"{path}: larger than 1 MiB; a comparison needs a handful of prompts")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabInputError(f"cannot read prompts from {path}: {exc}") from None
-    if text.lstrip().startswith("["):
-        try:
-            loaded = json.loads(text)
-        except ValueError as exc:
-            raise LabInputError(f"{path}: not a JSON list of prompts ({exc})") from None
-        if not isinstance(loaded, list) or not all(isinstance(p, str) for p in loaded):
-            raise LabInputError(f"{path}: a JSON prompts file must be a list of strings")
-        prompts = [p.strip() for p in loaded]
-    else:
-        prompts = [line.strip() for line in text.splitlines() if not line.lstrip().startswith("#")]
-    found = tuple(p for p in prompts if p)
-    if not found:
-        raise LabInputError(f"{path}: no prompts in it")
-    return found
-
-
-def _seconds(value: float) -> str:
-    return "n/a" if math.isnan(value) else (f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s")
-
-
-def _figure(metric: str, value: float) -> str:
-    if metric.endswith("_s"):
-        return _seconds(value)
-    return "n/a" if math.isnan(value) else f"{value:.1f}"
-
-
-def table(result: ComparisonResult) -> list[str]:
-    """Medians of A and B per measure, B's change with its interval, the p-value."""
-    rows = [("measure", "A median", "B median", "B vs A (median)", "p")]
-    names = {
-        "ttft_s": "TTFT",
-        "total_s": "total time",
-        "tokens_per_s": "tokens/s",
-        "quality": "quality (0-10)",
-    }
-    for m in result.metrics:
-        rows.append(
-            (
-                names.get(m.metric, m.metric),
-                _figure(m.metric, m.a.median),
-                _figure(m.metric, m.b.median),
-                _change(m),
-                p_text(m.p_value),
-            )
-        )
-    if result.success is not None:
-        s = result.success
-        rows.append(
-            (
-                "success",
-                f"{s.a_successes}/{s.a_n}",
-                f"{s.b_successes}/{s.b_n}",
-                f"{s.difference * 100:+.0f} points".replace("-", "−"),
-                p_text(s.p_value),
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-
-
-def _change(m: MetricComparison) -> str:
-    ci = m.median_ci
-    interval = f" [{percent(ci.low)}, {percent(ci.high)}]" if ci else ""
-    return percent(m.median_change) + interval
 
 
 async def run_compare(

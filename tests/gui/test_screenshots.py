@@ -15,13 +15,14 @@ from PySide6.QtWidgets import QMainWindow
 from steward.desktop import desktop_factory
 from steward.gui.main_window import MainWindow
 from steward.gui.pages.gateway import GatewayPage
-from steward.gui.screenshots import SIZES, THEMES, capture
+from steward.gui.pages.lab import LabPage
+from steward.gui.screenshots import LAB_FAULTS, SIZES, THEMES, capture
 from steward.runtime import RuntimeOptions
 from tests.gui.conftest import keep_running, llama_settings
 from tests.support.llama import LlamaServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-PAGES = ["dashboard", "chat", "models", "servers", "hardware", "settings", "events", "gateway"]
+PAGES = ["dashboard", "chat", "models", "servers", "hardware", "settings", "events", "gateway", "lab"]
 
 
 def test_every_page_in_both_themes_and_both_sizes(
@@ -33,11 +34,16 @@ def test_every_page_in_both_themes_and_both_sizes(
     settings = llama_settings(("small", llama_small.url)).with_changes("gateway.port", free_port())
     factory = desktop_factory(RuntimeOptions(settings=settings, store=True))
     grabbed: list[tuple[str, bool, int]] = []  # page, welcome panel shown, gateway requests listed
+    lab_rows: list[int] = []  # drill scenarios listed on each Lab picture
 
     def grab(window: MainWindow) -> QPixmap:
         gateway = window.pages["gateway"]
         assert isinstance(gateway, GatewayPage)
         grabbed.append((window.current_page_name(), window.first_run.isVisible(), gateway.table.rowCount()))
+        lab = window.pages["lab"]
+        assert isinstance(lab, LabPage)
+        if window.current_page_name() == "lab":
+            lab_rows.append(lab.drill.table.rowCount())
         return QMainWindow.grab(window)
 
     monkeypatch.setattr(MainWindow, "grab", grab)
@@ -61,6 +67,9 @@ def test_every_page_in_both_themes_and_both_sizes(
     assert welcome == {"dashboard"}, "the first-run panel on the dashboard pictures only"
     assert all(rows >= 1 for page, _, rows in grabbed if page == "gateway"), (
         "a real request went through the gateway before the Gateway page was captured"
+    )
+    assert lab_rows == [len(LAB_FAULTS)] * len(THEMES) * len(SIZES), (
+        "a real failover drill ran before the Lab page was captured"
     )
 
 

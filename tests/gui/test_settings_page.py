@@ -47,7 +47,17 @@ def test_every_setting_is_on_the_page_with_a_tooltip_and_the_sidebar_order_is_fi
     assert all(f.tooltip.strip() for g in groups for f in g.fields)
     h = harness_factory(llama_settings(("small", llama_small.url)))
     names = [h.window.sidebar.item(i).text() for i in range(h.window.sidebar.count())]
-    assert names == ["Dashboard", "Chat", "Models", "Servers", "Hardware", "Settings", "Events", "Gateway"]
+    assert names == [
+        "Dashboard",
+        "Chat",
+        "Models",
+        "Servers",
+        "Hardware",
+        "Settings",
+        "Events",
+        "Gateway",
+        "Lab",
+    ]
     page = settings_page(h)
     assert (
         page.editor("breaker.failure_threshold").widget.toolTip().startswith("Consecutive counted failures")

@@ -104,12 +104,13 @@ def test_menu_bar_shows_every_shortcut_and_the_shortcuts_work(
             if not a.isSeparator()
         }
 
-    assert [shortcuts("View")[name] for name in ("Dashboard", "Chat", "Gateway")] == [
+    assert [shortcuts("View")[name] for name in ("Dashboard", "Chat", "Gateway", "Lab")] == [
         "Ctrl+1",
         "Ctrl+2",
         "Ctrl+8",
+        "Ctrl+9",
     ]
-    assert len([k for k in shortcuts("View").values() if k.startswith("Ctrl+")]) == 8
+    assert len([k for k in shortcuts("View").values() if k.startswith("Ctrl+")]) == 9
     assert shortcuts("Models")["Choose a model…"] == "Ctrl+K"
     assert shortcuts("Models")["New chat"] == "Ctrl+N"
     assert shortcuts("File")["Quit Steward"] == "Ctrl+Q"

@@ -14,7 +14,8 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -70,6 +71,7 @@ class Bridge(QObject):
         self._chats: dict[str, asyncio.Task[None]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._lab_task: asyncio.Task[Any] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(snapshot_interval_ms)
@@ -634,3 +636,91 @@ class Bridge(QObject):
     def resource_sampler(self) -> ResourceSampler | None:
         """The runtime's live CPU/RAM/GPU sampler (started on first use), None before start-up."""
         return self.runtime.start_resource_sampler() if self.runtime is not None else None
+
+    # --- the Lab (one experiment at a time; the service runs it, the page shows it) ----------
+
+    lab_progress = Signal(str, int, int, object)  # "drill"|"compare", done, total, ScenarioResult|Run
+    lab_finished = Signal(str, object, str)  # kind, DrillReport|ComparisonResult, saved file
+    lab_ended = Signal(str, str)  # kind, why it ended without a result ("" when stopped by the user)
+
+    def start_drill(self, targets: list[str], faults: list[Any], recover_limit_s: float = 30.0) -> bool:
+        """Start the failover drill in the background; False (and a notice) when it cannot start."""
+        if self.service is None:
+            return False
+        lab = self.service.lab
+        return self._lab(
+            "drill",
+            lab.run_drill(
+                targets,
+                faults,
+                lambda d, t, s: self.lab_progress.emit("drill", d, t, s),
+                recover_limit_s=recover_limit_s,
+            ),
+        )
+
+    def start_compare(
+        self,
+        a: str,
+        b: str,
+        prompts: list[str],
+        runs: int,
+        max_tokens: int,
+        temperatures: tuple[float | None, float | None],
+    ) -> bool:
+        """Start an A/B comparison in the background; False when it cannot start."""
+        if self.service is None:
+            return False
+        lab = self.service.lab
+        return self._lab(
+            "compare",
+            lab.run_compare(
+                a,
+                b,
+                prompts,
+                runs,
+                max_tokens,
+                temperatures,
+                lambda d, t, r: self.lab_progress.emit("compare", d, t, r),
+            ),
+        )
+
+    def _lab(self, kind: str, coro: Coroutine[Any, Any, tuple[Any, Any]]) -> bool:
+        if self.service is None or self.service.lab.running is not None or self._lab_task is not None:
+            coro.close()
+            self.notice.emit("warning", "A Lab experiment is already running: stop it or wait until it ends.")
+            return False
+
+        async def go() -> None:
+            try:
+                result, path = await coro
+            except asyncio.CancelledError:
+                self.lab_ended.emit(kind, "")
+            except Exception as exc:
+                log.warning("lab %s failed: %s", kind, exc)
+                self.lab_ended.emit(kind, str(exc))
+            else:
+                self.lab_finished.emit(kind, result, str(path))
+            finally:
+                self._lab_task = None
+
+        self._lab_task = self._spawn(go())
+        return True
+
+    def stop_lab(self) -> None:
+        """Stop the running experiment (its faults are lifted, nothing is saved)."""
+        if self._lab_task is not None:
+            self._lab_task.cancel()
+
+    def lab_default_targets(self) -> list[str]:
+        return self.service.lab.default_targets() if self.service else []
+
+    def lab_history(self, done: Callable[[list[Any]], None]) -> None:
+        """Saved Lab results, newest first (read in a thread)."""
+        if self.service is not None:
+            self.run_blocking(self.service.lab.history, done, "reading the Lab's history")
+
+    def lab_open(self, path: str, done: Callable[[Any], None]) -> None:
+        """A saved Lab result (read in a thread; an unreadable file becomes a notice)."""
+        if self.service is not None:
+            lab = self.service.lab
+            self.run_blocking(lambda: lab.open(Path(path)), done, "opening the Lab result")

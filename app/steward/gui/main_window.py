@@ -35,6 +35,7 @@ from steward.gui.pages.dashboard import DashboardPage
 from steward.gui.pages.events import EventsPage
 from steward.gui.pages.gateway import GatewayPage
 from steward.gui.pages.hardware import HardwarePage
+from steward.gui.pages.lab import LabPage
 from steward.gui.pages.models import ModelsPage
 from steward.gui.pages.servers import ServersPage
 from steward.gui.pages.settings import SettingsPage
@@ -232,6 +233,7 @@ class MainWindow(QMainWindow):
             ("Settings", SettingsPage(self.bridge)),
             ("Events", EventsPage(self.bridge)),
             ("Gateway", GatewayPage(self.bridge)),
+            ("Lab", LabPage(self.bridge)),
         ]
 
     def add_page(self, name: str, page: QWidget) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from steward.gui.bridge import Bridge, ServiceFactory
+    from steward.gui.main_window import MainWindow
 
 PROMPT = "In two short sentences: why do local LLM servers need a watchdog?"
 GATEWAY_PROMPT = "Name one reason to run a language model locally."
@@ -65,6 +66,30 @@ async def ask_gateway(bridge: Bridge, client: str = "screenshots/1") -> bool:
     response.raise_for_status()
     await _wait(lambda: bridge.recent_gateway_requests(), 10, "the gateway request to be listed")
     return True
+
+
+LAB_FAULTS = ("refused", "cut")
+"""The drill the Lab page's pictures show: two quick faults on the default targets."""
+
+
+async def drill_for_pictures(window: MainWindow, timeout: float = 240) -> bool:
+    """Run a short failover drill on the Lab page (the fallback chain's models, LAB_FAULTS) and
+    select its first scenario, so the Lab pictures show a result; False when it could not run."""
+    from steward.gui.pages.lab import LabPage
+
+    page = window.pages.get("lab")
+    if not isinstance(page, LabPage):
+        return False
+    window.show_page("lab")
+    await _wait(lambda: page.drill.targets.count() > 0, 30, "the Lab's models")
+    page.drill.tick_faults(LAB_FAULTS)
+    page.drill.run_button.click()
+    if page.running is None:
+        return False
+    await _wait(lambda: page.running is None, timeout, "the failover drill")
+    if page.drill.report is not None and page.drill.report.scenarios:
+        page.drill.table.selectRow(0)
+    return page.drill.report is not None
 
 
 def file_name(page: str, theme: str, size: tuple[int, int]) -> str:
@@ -126,6 +151,8 @@ async def capture(
             chat.current.badge.setChecked(True)  # show the attempt chain in the picture
         chat.input.setPlainText("And what does Steward do when one of them stops answering?")
         await ask_gateway(bridge)
+        if not await drill_for_pictures(window):
+            print("note: no failover drill in the Lab pictures")
         await asyncio.sleep(
             2 * settle_s
         )  # a few snapshot ticks so cards, charts and the status bar are current

@@ -30,6 +30,7 @@ from steward.service.disk_models import DiskModels
 from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.endpoints import EndpointActions
 from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
+from steward.service.lab import LabActions
 from steward.service.litellm_export import litellm_config
 from steward.service.model_watch import ModelWatch
 from steward.service.recent import RecentRequests
@@ -75,6 +76,8 @@ class StewardService:
         self.recent_gateway = RecentRequests(sources=frozenset({"gateway"}))
         """The latest gateway requests: client, model asked, model that answered, outcome, time."""
         self._unsubscribe = runtime.subscribe(self.recent_gateway)
+        self.lab = LabActions(self)
+        """The Lab's drill and A/B comparisons, one at a time, and their saved results."""
         self._gateway_factory: GatewayFactory | None = None
         self._gateway: HostedGateway | None = None
         self._gateway_error: str | None = None
