@@ -48,10 +48,7 @@ async def run_compare(
     service = await StewardService.start(opts)
     try:
         known = sorted(m.key for m in service.snapshot().models)
-        unknown = [key for key in (a, b) if key not in known]
-        if unknown:
-            shown = ", ".join(known) or "none (is a server running?)"
-            print(f"steward compare: unknown model {', '.join(unknown)}; known models: {shown}", file=err)
+        if not _all_known("compare", [a, b], known, err):
             return 2
         side_a, side_b = Side("A", a, temperature_a), Side("B", b, temperature_b)
 
@@ -70,6 +67,18 @@ async def run_compare(
     out.write(f"{len(prompts)} prompts × {runs} runs each, interleaved, fallbacks off\n\n")
     out.write("\n".join(result.verdict) + "\n\n" + "\n".join(table(result)) + f"\n\nsaved to {path}\n")
     return 0
+
+
+def _all_known(command: str, wanted: list[str], known: list[str], err: TextIO) -> bool:
+    """True when every model in `wanted` (at least one) is known; else says which are not."""
+    unknown = [key for key in wanted if key not in known]
+    if wanted and not unknown:
+        return True
+    shown = ", ".join(known) or "none (is a server running?)"
+    print(
+        f"steward {command}: unknown model {', '.join(unknown) or '(none)'}; known models: {shown}", file=err
+    )
+    return False
 
 
 async def run_drill_cli(
@@ -98,13 +107,7 @@ async def run_drill_cli(
         known = sorted(m.key for m in service.snapshot().models)
         routing = service.settings.routing
         targets = models or choose_targets(routing.fallback_chain, routing.default_model, known)
-        unknown = [key for key in targets if key not in known]
-        if unknown or not targets:
-            shown = ", ".join(known) or "none (is a server running?)"
-            print(
-                f"steward drill: unknown model {', '.join(unknown) or '(none)'}; known models: {shown}",
-                file=err,
-            )
+        if not _all_known("drill", targets, known, err):
             return 2
         print(f"drill: {len(kinds)} faults × {', '.join(targets)}", file=err, flush=True)
 
