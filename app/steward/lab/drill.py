@@ -31,6 +31,7 @@ from steward.lab.drill_words import advice_for, verdict_for
 PROMPT = "Reply with one short sentence: what colour is the sky?"
 MAX_TOKENS = 24
 RECOVERY_POLL_S = 0.25
+BASELINE_ASKS = 2
 
 
 class DrillHost(Protocol):
@@ -133,6 +134,18 @@ async def _ask(engine: Engine, model: str, fallback: bool = True) -> tuple[list[
     return events, time.monotonic() - started
 
 
+async def _baseline(engine: Engine, target: str) -> float | None:
+    """A clean answer's time: the faster of two (the first may pay for a cold cache), None if the
+    target does not answer for itself at all."""
+    times = []
+    for _ in range(BASELINE_ASKS):
+        events, _ = await _ask(engine, target)
+        last = events[-1] if events else None
+        if isinstance(last, Completed) and last.model == target:
+            times.append(last.total_s)
+    return min(times) if times else None
+
+
 async def _recovery(engine: Engine, target: str, limit_s: float) -> float | None:
     """Seconds from now until `target` answers for itself again (None if not within `limit_s`)."""
     started = time.monotonic()
@@ -175,10 +188,7 @@ async def run_drill(
     total, done = len(targets) * len(faults), 0
     try:
         for target in targets:
-            events, _ = await _ask(engine, target)
-            last = events[-1] if events else None
-            clean = isinstance(last, Completed) and last.model == target
-            report.baselines[target] = last.total_s if clean and isinstance(last, Completed) else None
+            report.baselines[target] = await _baseline(engine, target)
             for kind in faults:
                 result = await _scenario(
                     host, target, kind, report.baselines[target], recover_limit_s, trickle_s
