@@ -60,7 +60,8 @@ _LEAKED = re.compile(r"<\|[a-z_]{2,20}\|>|<(start|end)_of_turn>|</s>|\[/?INST\]|
 _JSON_WORD = re.compile(r"\bjson\b", re.IGNORECASE)
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)  # letters only: words of a language
+_TOKEN = re.compile(r"\w+", re.UNICODE)  # words and numbers: "t0 t1 t2" is no repeated phrase
 
 
 def _words(text: str) -> frozenset[str]:
@@ -111,15 +112,21 @@ class QualityScore:
 
 
 def score_answer(
-    prompt: str, answer: str, finish_reason: str | None = None, json_requested: bool | None = None
+    prompt: str,
+    answer: str,
+    finish_reason: str | None = None,
+    json_requested: bool | None = None,
+    *,
+    loop_checked: bool = False,
 ) -> QualityScore:
     """Score `answer` to `prompt` (the user's last message). `json_requested` None means: JSON was
-    asked for when the prompt names it."""
+    asked for when the prompt names it. `loop_checked`: the engine's loop detector already watched
+    this answer stream by and let it through, so only the whole-answer phrase check runs."""
     if not answer.strip():
         return QualityScore(0.0, (Signal("empty", MAX_SCORE, "the answer is empty"),))
     wants_json = bool(_JSON_WORD.search(prompt)) if json_requested is None else json_requested
     found = [
-        _looping(answer),
+        _repeated_phrase(answer) if loop_checked else _looping(answer),
         _echo(prompt, answer),
         _refusal(answer),
         _bad_json(answer) if wants_json else None,
@@ -147,7 +154,7 @@ def _repeated_phrase(answer: str) -> Signal | None:
     """A whole answer can be judged on less text than a live stream: a short loop the stream's
     thresholds (240 characters) never reached — "la femme au roi, la femme au roi, …" — still makes
     one 4-word phrase a large share of all its words."""
-    words = [w.lower() for w in _WORD.findall(answer)]
+    words = [w.lower() for w in _TOKEN.findall(answer)]
     if len(words) < _PHRASE_MIN_WORDS:
         return None
     grams = Counter(tuple(words[i : i + 4]) for i in range(len(words) - 3))

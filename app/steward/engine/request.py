@@ -212,7 +212,7 @@ class RequestRun:
             if self.winner is None:
                 self.winner = attempt
             await self._cancel_all(f"{attempt.state.key} answered")  # the final event must come last
-            quality = score_answer(self._asked(), result.text, result.finish_reason)
+            quality = score_answer(self._asked(), result.text, result.finish_reason, loop_checked=True)
             self.env.on_quality(attempt.state, quality.score)
             self._emit(
                 Completed,

@@ -94,7 +94,10 @@ class PageHinkley:
         self._since.append((ts, x))
         self._sum += self.direction * (x - self._baseline) - self.delta
         if self._sum < self._low:
-            self._low, self._low_index = self._sum, len(self._since)
+            # The change point can only move forward from here: forget what lies before it.
+            self._low = self._sum
+            del self._since[:-1]
+            self._low_index = 1
         changed = self._since[self._low_index :]
         if self._sum - self._low <= self.threshold or len(changed) < self.min_run:
             return None

@@ -20,9 +20,9 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
 
 LEVEL = 0.95
 ALPHA = 0.05
@@ -30,6 +30,13 @@ POWER = 0.8
 BOOTSTRAP_RESAMPLES = 2000
 MIN_SAMPLES = 3  # fewer values per side and nothing can be said
 _ARE_MANN_WHITNEY = 3 / math.pi
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it takes ~0.6 s, which the window's first paint must not pay."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,7 @@ def _bootstrap_ci(a: np.ndarray, b: np.ndarray, statistic: str, seed: int) -> In
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # Identical values (every answer scored 10) make a degenerate bootstrap: no interval, not a warning.
         warnings.simplefilter("ignore")
-        result = stats.bootstrap(
+        result = _scipy_stats().bootstrap(
             (a, b),
             _relative(statistic),
             n_resamples=BOOTSTRAP_RESAMPLES,
@@ -148,7 +155,7 @@ def compare_metric(
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     sa, sb = summarize(xa.tolist()), summarize(xb.tolist())
     enough = xa.size >= MIN_SAMPLES and xb.size >= MIN_SAMPLES
-    p_value = float(stats.mannwhitneyu(xa, xb, alternative="two-sided").pvalue) if enough else None
+    p_value = float(_scipy_stats().mannwhitneyu(xa, xb, alternative="two-sided").pvalue) if enough else None
     return MetricComparison(
         metric=metric,
         lower_is_better=lower_is_better,
@@ -165,14 +172,14 @@ def compare_metric(
 def _wilson(successes: int, n: int) -> tuple[float, float]:
     if n == 0:
         return (0.0, 1.0)
-    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=LEVEL, method="wilson")
+    ci = _scipy_stats().binomtest(successes, n).proportion_ci(confidence_level=LEVEL, method="wilson")
     return float(ci.low), float(ci.high)
 
 
 def compare_rates(a_successes: int, a_n: int, b_successes: int, b_n: int) -> RateComparison:
     """Compare two success rates: Fisher's exact test and Newcombe's interval of B − A."""
     table = [[a_successes, a_n - a_successes], [b_successes, b_n - b_successes]]
-    p_value = float(stats.fisher_exact(table).pvalue) if a_n and b_n else 1.0
+    p_value = float(_scipy_stats().fisher_exact(table).pvalue) if a_n and b_n else 1.0
     pa = a_successes / a_n if a_n else 0.0
     pb = b_successes / b_n if b_n else 0.0
     la, ua = _wilson(a_successes, a_n)
@@ -195,7 +202,7 @@ def runs_needed_for_change(
     if sigma == 0:
         return None
     delta = abs(math.log1p(change))
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    z = _scipy_stats().norm.ppf(1 - alpha / 2) + _scipy_stats().norm.ppf(power)
     return max(MIN_SAMPLES, math.ceil(2 * (float(z) * sigma / delta) ** 2 / _ARE_MANN_WHITNEY))
 
 
@@ -205,7 +212,7 @@ def runs_needed_for_rates(
     """Runs per model needed to tell success rates `p_a` and `p_b` apart (None when equal)."""
     if p_a == p_b:
         return None
-    z_a, z_b = float(stats.norm.ppf(1 - alpha / 2)), float(stats.norm.ppf(power))
+    z_a, z_b = float(_scipy_stats().norm.ppf(1 - alpha / 2)), float(_scipy_stats().norm.ppf(power))
     p_bar = (p_a + p_b) / 2
     top = z_a * math.sqrt(2 * p_bar * (1 - p_bar)) + z_b * math.sqrt(p_a * (1 - p_a) + p_b * (1 - p_b))
     return math.ceil(top**2 / (p_a - p_b) ** 2)
