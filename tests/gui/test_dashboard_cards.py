@@ -144,3 +144,19 @@ def test_cards_take_only_the_height_they_need(qtbot: QtBot, qapp: QApplication) 
     qtbot.waitUntil(lambda: card.height() <= page.cards_scroll.viewport().height())
     assert not page.cards_scroll.verticalScrollBar().isVisible(), "the card is not clipped"
     assert page.chart.height() > 500, "the latency chart gets the rest of a large screen"
+
+
+def test_an_slo_alert_puts_a_badge_on_the_model_card_until_it_clears(qtbot: QtBot) -> None:
+    from steward.service.model_watch import SloAlertChanged
+
+    page = DashboardPage(Bridge(default_factory()))
+    qtbot.addWidget(page)
+    key = "small/SmolLM2-135M-Instruct.Q4_1"
+    page.on_snapshot(EngineSnapshot((model(key),), (), active_requests=0))
+    card = page.cards[key]
+    assert card.slo.isHidden()
+    detail = "success 90.0% (target 99%): budget overspent, burning 10× (fast alert)"
+    page.on_event(SloAlertChanged(0.0, None, key, "success", "fast", detail))
+    assert not card.slo.isHidden() and card.slo.text() == "⚠ SLO: fast burn" and card.slo.toolTip() == detail
+    page.on_event(SloAlertChanged(0.0, None, key, "success", None, "success 99.5% (target 99%)"))
+    assert card.slo.isHidden()

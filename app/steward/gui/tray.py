@@ -1,5 +1,5 @@
 """The tray icon: shows the window, quits, and notifies when a model is quarantined, released or
-recovers. Where no system tray exists (offscreen, some desktops) it does nothing, silently."""
+recovers, when it burns its error budget too fast (an SLO alert) or drifts from its usual behaviour. Where no system tray exists (offscreen, some desktops) it does nothing, silently."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from steward.engine.events import EngineEvent, HealthChanged, Quarantined, Released
 from steward.gui.bridge import Bridge
+from steward.service.model_watch import DriftDetected, SloAlertChanged
 
 RECOVERED_FROM = frozenset({"unhealthy", "quarantined"})
 
@@ -36,6 +37,10 @@ def notification_for(event: EngineEvent) -> tuple[str, str] | None:
         return f"{event.model} released", event.reason
     if isinstance(event, HealthChanged) and event.old in RECOVERED_FROM and event.new == "healthy":
         return f"{event.model} recovered", event.reason or "answering normally again"
+    if isinstance(event, SloAlertChanged) and event.alert is not None:
+        return f"{event.model} is burning its error budget", event.detail
+    if isinstance(event, DriftDetected):
+        return f"{event.model} changed", event.detail
     return None
 
 

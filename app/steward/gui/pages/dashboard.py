@@ -31,7 +31,8 @@ from steward.gui.bridge import Bridge
 from steward.gui.charts import LiveChart, ResourceChart
 from steward.gui.pages.dashboard_parts import ElidedLabel, HealthTimeline
 from steward.gui.pages.dashboard_words import breaker_text, details_text, latency_text, status_text
-from steward.gui.theme import health_colour
+from steward.gui.theme import health_colour, set_tone
+from steward.service.model_watch import SloAlertChanged
 from steward.store import EventRecord, SamplesWindow
 
 METRICS = [
@@ -73,6 +74,11 @@ class ModelCard(QFrame):
         self.circuit = QLabel()
         self.latency = QLabel()
         self.extra = QLabel()
+        self.slo = QLabel()
+        self.slo.setObjectName("cardSlo")
+        self.slo.setWordWrap(True)
+        set_tone(self.slo, "warning")
+        self.slo.hide()
         self.sparkline = QLabel()
         self.sparkline.setObjectName("cardSparkline")
         self.sparkline.setToolTip("recent attempts, oldest first: green answered, red failed")
@@ -81,11 +87,26 @@ class ModelCard(QFrame):
             label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setSpacing(2)
-        for widget in (self.title, self.status, self.circuit, self.latency, self.extra, self.sparkline):
+        for widget in (
+            self.title,
+            self.status,
+            self.slo,
+            self.circuit,
+            self.latency,
+            self.extra,
+            self.sparkline,
+        ):
             layout.addWidget(widget)
         self._health = ""
         self._status_word = ""
         self.outcomes: deque[bool] = deque(maxlen=SPARKLINE_LENGTH)
+
+    def set_slo_alert(self, alert: str | None, detail: str = "") -> None:
+        """A badge while an objective burns its error budget too fast ("⚠ SLO: fast burn"); hidden after."""
+        self.slo.setVisible(alert is not None)
+        if alert is not None:
+            self.slo.setText(f"⚠ SLO: {alert} burn")
+            self.slo.setToolTip(detail)
 
     def add_outcome(self, ok: bool) -> None:
         """One more attempt for the success sparkline (answered or failed)."""
@@ -287,6 +308,8 @@ class DashboardPage(QWidget):
             self._plot(self.samples[-1])
         elif isinstance(event, HealthChanged):
             self.timeline.set_status(event.model, event.new, event.ts)
+        elif isinstance(event, SloAlertChanged) and event.model in self.cards:
+            self.cards[event.model].set_slo_alert(event.alert, event.detail)
 
     def _plot(self, sample: Sample) -> None:
         model, ts, ttft, total, tps = sample
