@@ -8,10 +8,11 @@ baseline minus an allowance δ to a cumulative sum; the test alarms when the sum
 λ above its lowest point — a shift that persists, not a spike. δ is ¾ of the smallest change worth
 telling (`min_effect`, 25% by default, in log units), so noise and changes well below it drive the
 sum down; half (the textbook choice) let a +10% change random-walk into false alarms here.
-On an alarm the change is checked once more as an effect size: the median since the change point
-(the sample where the sum was lowest) must differ from the baseline by at least `min_effect`,
-otherwise the alarm is dropped and the test restarts. After a confirmed alarm the detector
-re-baselines on the new level, so a model that stays slow is reported once.
+On an alarm the change is checked once more as an effect size: at least `min_run` samples since the
+change point (the sample where the sum was lowest), whose lower median differs from the baseline by
+at least `min_effect` — and so does the lower median of the latest `min_run // 2` (most of them
+shifted: a spike that is over restarts the test). After a confirmed alarm the detector learns the
+new level as the new usual, so a model that stays slow is reported once.
 
 Success is tracked the same way on the failure share of consecutive blocks of `block` attempts
 (Laplace-smoothed, so a block without failures is not log 0), telling only a 4× rise.
@@ -38,7 +39,7 @@ class DriftAlarm:
     metric: str
     since_ts: float
     change: float
-    """Relative change of the median against the baseline (+0.38 = 38% higher)."""
+    """Relative change of the latest samples' level against the baseline (+0.38 = 38% higher)."""
     baseline: float
     current: float
     samples: int
@@ -101,19 +102,21 @@ class PageHinkley:
         changed = self._since[self._low_index :]
         if self._sum - self._low <= self.threshold or len(changed) < self.min_run:
             return None
-        current = statistics.median(v for _, v in changed)
-        recent = statistics.median(v for _, v in changed[-max(1, self.min_run // 2) :])  # still there now
+        current = statistics.median_low(v for _, v in changed)
+        recent = statistics.median_low(v for _, v in changed[-max(1, self.min_run // 2) :])  # still there now
         if not self._shifted(recent):
             self._rebase(self._baseline)  # a spike that is over: forget it, keep the baseline
             return None
         if not self._shifted(current):
             return None  # too small a change so far: keep watching
+        # Said as it is now (the latest samples' level), since the first sample already shifted.
+        since = next((ts for ts, v in changed if self._shifted(v)), changed[0][0])
         alarm = DriftAlarm(
             self.metric,
-            changed[0][0],
-            math.expm1(current - self._baseline),
+            since,
+            math.expm1(recent - self._baseline),
             math.exp(self._baseline),
-            math.exp(current),
+            math.exp(recent),
             len(changed),
         )
         self._rebase(None)  # learn the new level as the new usual before watching again
