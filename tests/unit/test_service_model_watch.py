@@ -107,3 +107,13 @@ def test_per_model_objectives_override_the_defaults() -> None:
     own, other = w.objectives(KEY), w.objectives("other/m")
     assert (own.ttft_s, own.min_tokens_per_s, own.success_rate) == (9.0, 5.0, 0.99)
     assert (other.ttft_s, other.min_tokens_per_s) == (2.0, None)
+
+
+def test_requests_that_never_end_are_not_remembered_forever() -> None:
+    from steward.service.model_watch import MAX_OPEN_REQUESTS
+
+    w, _, clock = watch()
+    for i in range(MAX_OPEN_REQUESTS + 50):
+        w(RequestStarted(clock.now, f"r{i}", "sequential", (KEY,), "", source="lab"))
+    assert len(w._sources) == MAX_OPEN_REQUESTS  # the oldest went first
+    assert "r0" not in w._sources and f"r{MAX_OPEN_REQUESTS + 49}" in w._sources

@@ -23,7 +23,8 @@ from steward.runtime import Runtime
 NOT_USER_TRAFFIC = frozenset({"lab", "probe"})
 MAX_SAMPLES = 50_000
 EVALUATE_EVERY_S = 5.0
-ALERTING_EVERY_S = 1.0  # an alert clears within a second of its short window coming clean
+ALERTING_EVERY_S = 1.0
+MAX_OPEN_REQUESTS = 10_000  # an alert clears within a second of its short window coming clean
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class ModelWatch:
         if isinstance(event, RequestStarted):
             if event.request_id is not None:
                 self._sources[event.request_id] = event.source
+                if len(self._sources) > MAX_OPEN_REQUESTS:  # requests that ended without a final event
+                    del self._sources[next(iter(self._sources))]
             return
         source = self._sources.get(event.request_id or "", "chat")
         if isinstance(event, Completed | RequestFailed) and event.request_id is not None:
