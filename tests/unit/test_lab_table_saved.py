@@ -40,6 +40,17 @@ def test_a_saved_comparison_reads_back_equal(tmp_path: Path) -> None:
     assert again.to_json() == made.to_json()
 
 
+def test_results_started_in_the_same_second_each_keep_their_own_file(tmp_path: Path) -> None:
+    first, second = result(), result()
+    second.runs = second.runs[:2]
+    second.analyse()
+    paths = [first.save(tmp_path), second.save(tmp_path), first.save(tmp_path)]
+    assert len(set(paths)) == 3, paths
+    assert paths[1].name.endswith("-2.json") and paths[2].name.endswith("-3.json")
+    assert len(load_result(paths[1]).to_json()["runs"]) == 2, "the second result was not overwritten"  # type: ignore[union-attr]
+    assert load_result(paths[0]).to_json() == first.to_json()
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

@@ -21,6 +21,7 @@ from typing import Protocol
 from steward.engine.events import Completed, EngineEvent, RequestFailed
 from steward.engine.quality import score_answer
 from steward.engine.request import ChatRequest
+from steward.lab.result_file import write_result
 from steward.lab.stats import MetricComparison, RateComparison, compare_metric, compare_rates
 from steward.lab.verdict import verdict_lines
 
@@ -123,11 +124,8 @@ class ComparisonResult:
 
     def save(self, folder: Path) -> Path:
         """Keep the result as JSON in `folder` (the Lab's history); returns the file."""
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.started_at))
-        path = folder / f"compare-{stamp}.json"
-        path.write_text(json.dumps(self.to_json(), indent=1, allow_nan=True) + "\n", encoding="utf-8")
-        return path
+        text = json.dumps(self.to_json(), indent=1, allow_nan=True) + "\n"
+        return write_result(folder, "compare", self.started_at, text)
 
 
 Progress = Callable[[int, int, Run], None]

@@ -27,6 +27,7 @@ from steward.engine.events import AttemptFailed, AttemptStarted, Completed, Engi
 from steward.engine.request import ChatRequest
 from steward.engine.types import ChatMessage, GenerationParams
 from steward.lab.drill_words import advice_for, verdict_for
+from steward.lab.result_file import write_result
 
 PROMPT = "Reply with one short sentence: what colour is the sky?"
 MAX_TOKENS = 24
@@ -108,11 +109,7 @@ class DrillReport:
         }
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.started_at))
-        path = folder / f"drill-{stamp}.json"
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
-        return path
+        return write_result(folder, "drill", self.started_at, json.dumps(self.to_json(), indent=1) + "\n")
 
 
 Progress = Callable[[int, int, ScenarioResult], None]
