@@ -11,6 +11,7 @@ from steward.engine.events import (
     EngineEvent,
     Token,
 )
+from steward.engine.request_sources import RequestSources
 from steward.store import EventRecord, Sample
 from steward.store.records import Deferred
 
@@ -47,8 +48,8 @@ def to_event_record(event: EngineEvent) -> EventRecord | None:
     )
 
 
-def to_sample(event: EngineEvent) -> Sample | None:
-    """A latency/health sample for a finished attempt (success or failure)."""
+def to_sample(event: EngineEvent, source: str | None = None) -> Sample | None:
+    """A latency/health sample for a finished attempt (success or failure), tagged with who asked."""
     if isinstance(event, Completed):
         usage = event.usage
         tps = event.timings.predicted_per_second if event.timings else None
@@ -61,6 +62,7 @@ def to_sample(event: EngineEvent) -> Sample | None:
             completion_tokens=usage.completion_tokens if usage else None,
             tokens_per_s=tps,
             outcome="ok",
+            source=source,
         )
     if isinstance(event, AttemptFailed):
         outcome = "cancelled" if event.kind.value == "cancelled" else "failed"
@@ -74,17 +76,18 @@ def to_sample(event: EngineEvent) -> Sample | None:
             tokens_per_s=None,
             outcome=outcome,
             failure_kind=event.kind.value,
+            source=source,
         )
     return None
 
 
-def records_of(event: EngineEvent) -> list[Sample | EventRecord]:
+def records_of(event: EngineEvent, source: str | None = None) -> list[Sample | EventRecord]:
     """The rows one event becomes: its audit-trail row and, for a finished attempt, a sample."""
     rows: list[Sample | EventRecord] = []
     record = to_event_record(event)
     if record is not None:
         rows.append(record)
-    sample = to_sample(event)
+    sample = to_sample(event, source)
     if sample is not None:
         rows.append(sample)
     return rows
@@ -96,7 +99,8 @@ class Recorder:
 
     def __init__(self, put: Callable[[Sample | EventRecord | Deferred], None]) -> None:
         self._put = put
+        self._sources = RequestSources()
 
     def __call__(self, event: EngineEvent) -> None:
-        if event.type not in SKIPPED_TYPES:
-            self._put(Deferred(partial(records_of, event)))
+        if event.type not in SKIPPED_TYPES:  # tokens: no row, and their request's source is unchanged
+            self._put(Deferred(partial(records_of, event, self._sources.source_of(event))))

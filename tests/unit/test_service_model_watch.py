@@ -3,47 +3,13 @@ built here; the runtime is a stand-in that only holds settings and collects publ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from tests.support.slo_watch import KEY, Clock, watch
 
 from steward.config import Settings
-from steward.engine.events import AttemptFailed, Completed, EngineEvent, RequestStarted
+from steward.engine.events import AttemptFailed, Completed, RequestStarted
 from steward.engine.failures import FailureKind
 from steward.engine.types import Usage
 from steward.service.model_watch import DriftDetected, ModelWatch, SloAlertChanged
-
-KEY = "small/m"
-
-
-@dataclass
-class _Engine:
-    published: list[EngineEvent] = field(default_factory=list)
-    drifts: list[tuple[str, str]] = field(default_factory=list)
-
-    def publish(self, event: EngineEvent) -> None:
-        self.published.append(event)
-
-    def note_drift(self, key: str, reason: str) -> None:
-        self.drifts.append((key, reason))
-
-
-@dataclass
-class _Runtime:
-    settings: Settings
-    engine: _Engine = field(default_factory=_Engine)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def watch(settings: Settings | None = None) -> tuple[ModelWatch, _Runtime, Clock]:
-    runtime = _Runtime(settings or Settings())
-    clock = Clock()
-    return ModelWatch(runtime, clock), runtime, clock  # type: ignore[arg-type]
 
 
 def request(w: ModelWatch, clock: Clock, rid: str, ok: bool, ttft: float = 0.4, source: str = "chat") -> None:
@@ -107,13 +73,3 @@ def test_per_model_objectives_override_the_defaults() -> None:
     own, other = w.objectives(KEY), w.objectives("other/m")
     assert (own.ttft_s, own.min_tokens_per_s, own.success_rate) == (9.0, 5.0, 0.99)
     assert (other.ttft_s, other.min_tokens_per_s) == (2.0, None)
-
-
-def test_requests_that_never_end_are_not_remembered_forever() -> None:
-    from steward.service.model_watch import MAX_OPEN_REQUESTS
-
-    w, _, clock = watch()
-    for i in range(MAX_OPEN_REQUESTS + 50):
-        w(RequestStarted(clock.now, f"r{i}", "sequential", (KEY,), "", source="lab"))
-    assert len(w._sources) == MAX_OPEN_REQUESTS  # the oldest went first
-    assert "r0" not in w._sources and f"r{MAX_OPEN_REQUESTS + 49}" in w._sources

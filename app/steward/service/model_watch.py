@@ -5,26 +5,39 @@ change of alert state or a confirmed drift is published as an event (Events page
 User traffic only: requests from the Lab (drills, comparisons) and health probes/canaries are
 left out, and so are failures that say nothing about the model (the user cancelled, the request
 was malformed, the context was too long) — the same kinds the breaker ignores.
+
+At start the watch is seeded from the store's samples of the SLO period (`seed_from_store`), so an
+error budget spent yesterday is still spent after a restart and drift is judged against the
+model's usual level, not against the first answers after a restart. Seeding is silent about the
+past: a drift found in old samples is kept for the SLO view but not told again (it was told when
+it happened); an alert still burning now is told, as its state is now.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from steward.engine.events import AttemptFailed, Completed, EngineEvent, RequestFailed, RequestStarted
-from steward.engine.failures import policy_for
+from steward.engine.events import AttemptFailed, Completed, EngineEvent
+from steward.engine.failures import FailureKind, policy_for
+from steward.engine.request_sources import RequestSources
 from steward.lab.drift import DriftAlarm, ModelDrift
 from steward.lab.slo import PERIOD_S, Objectives, ObjectiveStatus, SloSample, evaluate
 from steward.runtime import Runtime
+from steward.store import Sample, Store
+from steward.store.samples import iter_samples
+
+log = logging.getLogger(__name__)
 
 NOT_USER_TRAFFIC = frozenset({"lab", "probe"})
 MAX_SAMPLES = 50_000
 EVALUATE_EVERY_S = 5.0
-ALERTING_EVERY_S = 1.0
-MAX_OPEN_REQUESTS = 10_000  # an alert clears within a second of its short window coming clean
+ALERTING_EVERY_S = 1.0  # an alert clears within a second of its short window coming clean
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,9 @@ class DriftDetected(EngineEvent):
 
 
 @dataclass
-class _Model:
+class WatchedModel:
+    """One model's samples of the SLO period, drift detectors and alert states."""
+
     samples: deque[SloSample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     drift: ModelDrift = field(default_factory=ModelDrift)
     alerts: dict[str, str | None] = field(default_factory=dict)
@@ -63,8 +78,8 @@ class ModelWatch:
     def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time) -> None:
         self._runtime = runtime
         self._clock = clock
-        self._models: dict[str, _Model] = {}
-        self._sources: dict[str, str] = {}
+        self._models: dict[str, WatchedModel] = {}
+        self._sources = RequestSources()
 
     def objectives(self, key: str) -> Objectives:
         slo = self._runtime.settings.slo
@@ -93,27 +108,52 @@ class ModelWatch:
         return model.last_drift if model else None
 
     def __call__(self, event: EngineEvent) -> None:
-        if isinstance(event, RequestStarted):
-            if event.request_id is not None:
-                self._sources[event.request_id] = event.source
-                if len(self._sources) > MAX_OPEN_REQUESTS:  # requests that ended without a final event
-                    del self._sources[next(iter(self._sources))]
-            return
-        source = self._sources.get(event.request_id or "", "chat")
-        if isinstance(event, Completed | RequestFailed) and event.request_id is not None:
-            self._sources.pop(event.request_id, None)
-        if source in NOT_USER_TRAFFIC:
+        if self._sources.source_of(event) in NOT_USER_TRAFFIC:
             return
         if isinstance(event, AttemptFailed) and policy_for(event.kind).counts_for_breaker:
             self._add(event.model, SloSample(event.ts, False))
         elif isinstance(event, Completed):
             tokens = event.usage.completion_tokens if event.usage else None
-            generating = event.total_s - (event.ttft_s or 0.0)
-            speed = tokens / generating if tokens and generating > 0 else None
-            self._add(event.model, SloSample(event.ts, True, event.ttft_s, speed))
+            self._add(
+                event.model,
+                SloSample(event.ts, True, event.ttft_s, _speed(tokens, event.total_s, event.ttft_s)),
+            )
+
+    # --- seeding from the store -------------------------------------------------------------
+
+    async def seed_from_store(self, store: Store) -> int:
+        """Seed every model from the store's user samples of the SLO period (read and replayed on a
+        worker thread); returns how many samples were taken. A store that cannot be read seeds
+        nothing (logged): the watch then starts from live traffic, as before."""
+        now = self._clock()
+        try:
+            seeded = await asyncio.to_thread(_seeded_models, store, now - PERIOD_S, now)
+        except (sqlite3.Error, OSError) as exc:  # a history problem must not stop the app
+            log.warning("SLO/drift watch not seeded from history: %s", exc)
+            return 0
+        return self.seed(seeded)
+
+    def seed(self, seeded: Mapping[str, WatchedModel]) -> int:
+        """Put models rebuilt from history (`seeded_models`) in place, keeping the live samples that
+        arrived meanwhile (those newer than the history's newest), then evaluate the SLOs now."""
+        taken = 0
+        for key, fresh in seeded.items():
+            taken += len(fresh.samples)
+            old = self._models.get(key)
+            if old is not None:
+                newest = fresh.samples[-1].ts if fresh.samples else float("-inf")
+                for sample in old.samples:
+                    if sample.ts > newest:  # arrived live, not yet in the store when it was read
+                        fresh.samples.append(sample)
+                        fresh.drift.update(sample.ts, sample.ok, sample.ttft_s, sample.tokens_per_s)
+                fresh.alerts = old.alerts
+                fresh.last_drift = old.last_drift or fresh.last_drift
+            self._models[key] = fresh
+            self._evaluate(key, fresh, self._clock())
+        return taken
 
     def _add(self, key: str, sample: SloSample) -> None:
-        model = self._models.setdefault(key, _Model())
+        model = self._models.setdefault(key, WatchedModel())
         model.samples.append(sample)
         for alarm in model.drift.update(sample.ts, sample.ok, sample.ttft_s, sample.tokens_per_s):
             model.last_drift = alarm
@@ -124,8 +164,11 @@ class ModelWatch:
             )
         now = self._clock()
         interval = ALERTING_EVERY_S if any(model.alerts.values()) else EVALUATE_EVERY_S
-        if now - model.evaluated_at < interval:
-            return
+        if now - model.evaluated_at >= interval:
+            self._evaluate(key, model, now)
+
+    def _evaluate(self, key: str, model: WatchedModel, now: float) -> None:
+        """Evaluate `key`'s objectives now and tell every change of alert state."""
         model.evaluated_at = now
         for status in evaluate(list(model.samples), self.objectives(key), now, PERIOD_S):
             before = model.alerts.get(status.objective)
@@ -134,3 +177,44 @@ class ModelWatch:
                 self._runtime.engine.publish(
                     SloAlertChanged(now, None, key, status.objective, status.alert, status.describe())
                 )
+
+
+def _speed(tokens: int | None, total_s: float | None, ttft_s: float | None) -> float | None:
+    """Tokens per second while generating (after the first token), as the live watch measures it."""
+    generating = (total_s or 0.0) - (ttft_s or 0.0)
+    return tokens / generating if tokens and generating > 0 else None
+
+
+def slo_sample(row: Sample) -> SloSample | None:
+    """The watch's sample for a stored one, or None when the watch would not have counted it: not
+    user traffic (Lab, probes; rows from before sources were kept count as the user's), cancelled,
+    or a failure that says nothing about the model."""
+    if row.source in NOT_USER_TRAFFIC or row.outcome == "cancelled":
+        return None
+    if row.outcome == "ok":
+        return SloSample(row.ts, True, row.ttft_s, _speed(row.completion_tokens, row.total_s, row.ttft_s))
+    try:
+        kind = FailureKind(row.failure_kind or FailureKind.UNKNOWN)
+    except ValueError:
+        kind = FailureKind.UNKNOWN
+    return SloSample(row.ts, False) if policy_for(kind).counts_for_breaker else None
+
+
+def seeded_models(rows: Iterable[Sample]) -> dict[str, WatchedModel]:
+    """Models rebuilt from stored samples in time order: samples kept, drift replayed (the alarms
+    found are kept as `last_drift`, not told)."""
+    models: dict[str, WatchedModel] = {}
+    for row in rows:
+        sample = slo_sample(row)
+        if sample is None:
+            continue
+        model = models.setdefault(row.model_key, WatchedModel())
+        model.samples.append(sample)
+        for alarm in model.drift.update(sample.ts, sample.ok, sample.ttft_s, sample.tokens_per_s):
+            model.last_drift = alarm
+    return models
+
+
+def _seeded_models(store: Store, since: float, until: float) -> dict[str, WatchedModel]:
+    with store.reading(dedicated=True) as conn:
+        return seeded_models(iter_samples(conn, since, until))

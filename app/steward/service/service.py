@@ -8,6 +8,7 @@ change so that every part of the runtime picks it up (`apply`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -84,12 +85,21 @@ class StewardService:
         self.model_watch = ModelWatch(runtime)
         """Per-model SLOs (error budget, burn-rate alerts) and drift, from live user traffic."""
         self._unwatch = runtime.subscribe(self.model_watch)
+        self._seeding: asyncio.Future[int] | None = None
         self.settings_drift = SettingsDrift(runtime)
         """Outside edits of settings.toml: applied or refused (started by `watch_settings_file`)."""
 
     @classmethod
     async def start(cls, options: RuntimeOptions | None = None) -> StewardService:
-        return cls(await Runtime.start(options))
+        service = cls(await Runtime.start(options))
+        store = service.runtime.store
+        if store is not None:  # in the background: the app is usable while the history is read
+            service._seeding = asyncio.ensure_future(service.model_watch.seed_from_store(store))
+        return service
+
+    async def watch_seeded(self) -> int:
+        """Wait until the SLO/drift watch is seeded from the store; how many samples it took."""
+        return await self._seeding if self._seeding is not None else 0
 
     def watch_settings_file(self) -> None:
         """Notice edits of settings.toml made outside the app (the desktop app and `steward serve`)."""
@@ -97,6 +107,8 @@ class StewardService:
 
     async def stop(self) -> None:
         await self.settings_drift.stop()
+        if self._seeding is not None and not self._seeding.done():
+            self._seeding.cancel()
         await self.stop_gateway()
         self._unsubscribe()
         self._unwatch()

@@ -29,6 +29,8 @@ class Sample:
     outcome: str
     """"ok", "failed" or "cancelled"."""
     failure_kind: str | None = None
+    source: str | None = None
+    """Who asked: "chat", "gateway", "cli", "lab", "probe" (None: recorded before Steward kept it)."""
 
 
 @dataclass(frozen=True, slots=True)

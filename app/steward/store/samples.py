@@ -18,9 +18,7 @@ from steward.store.records import Sample, SampleBucket, SamplesWindow
 MINUTE_S = 60
 RAW_WINDOW_S = 3600.0
 
-_SAMPLE_COLUMNS = (
-    "ts, model_key, ttft_s, total_s, prompt_tokens, completion_tokens, tokens_per_s, outcome, failure_kind"
-)
+_SAMPLE_COLUMNS = "ts, model_key, ttft_s, total_s, prompt_tokens, completion_tokens, tokens_per_s, outcome, failure_kind, source"
 _AGGREGATE_COLUMNS = (
     "count, ok, failed, cancelled, ttft_n, ttft_sum, ttft_max, ttft_p95, total_n, total_sum, total_max,"
     " total_p95, tps_n, tps_sum, tps_max, prompt_tokens, completion_tokens"

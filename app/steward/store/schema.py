@@ -92,6 +92,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             failures INTEGER NOT NULL DEFAULT 0
         )""",
     ),
+    # 3: which front end asked (chat, gateway, cli, lab, probe), so the SLO/drift watch can be seeded
+    # from the user's own traffic at start. Rows written before have NULL (not known).
+    ("ALTER TABLE samples ADD COLUMN source TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,7 +50,7 @@ def _gil_breaks(items: list[T]) -> Iterator[T]:
 
 _INSERT_SAMPLE = (
     "INSERT INTO samples (ts, model_key, ttft_s, total_s, prompt_tokens, completion_tokens, tokens_per_s,"
-    " outcome, failure_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " outcome, failure_kind, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT = "INSERT INTO events (ts, type, model_key, payload) VALUES (?, ?, ?, ?)"
 
@@ -274,6 +274,7 @@ class StoreWriter:
                         item.tokens_per_s,
                         item.outcome,
                         item.failure_kind,
+                        item.source,
                     )
                 )
             elif isinstance(item, _Op):
