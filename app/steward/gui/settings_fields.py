@@ -22,7 +22,9 @@ from steward.config import Settings
 from steward.config.labels import label, unit
 from steward.config.patch import strip_annotation
 
-Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "readonly"]
+Kind = Literal["int", "float", "bool", "choice", "text", "int_list", "readonly", "slider"]
+SLIDERS = frozenset({"weights.preference"})
+"""Settings between two goals (0 … 1), edited with a slider whose ends are named."""
 
 # (group key, title, what the group is for, the Settings attributes it shows, when it takes effect)
 SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
@@ -285,6 +287,8 @@ def _field(path: str, info: FieldInfo) -> FieldSpec:
     pointer = READONLY_POINTERS.get(path, "")
     if pointer:
         kind = "readonly"
+    elif path in SLIDERS and kind == "float":
+        kind = "slider"
     default = _default(info)
     parts = [HELP.get(path, ""), info.description or ""]
     limits = limits_text(info)
@@ -294,7 +298,7 @@ def _field(path: str, info: FieldInfo) -> FieldSpec:
         parts.append(f"Default: {default}.")
     return FieldSpec(
         path=path,
-        label=_label(path),
+        label=label(path) if kind == "slider" else _label(path),  # a slider names its own ends
         kind=kind,
         tooltip=" ".join(p for p in parts if p),
         default=default,

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from steward.gui.preference_slider import STEPS, PreferenceSlider
 from steward.gui.settings_fields import FieldSpec
 from steward.gui.theme import set_tone
 
@@ -65,9 +66,9 @@ class FieldEditor(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        layout.addWidget(self.frame, 0 if spec.kind in ("int", "float", "bool", "choice") else 1)
+        layout.addWidget(self.frame, 0 if spec.kind in ("int", "float", "bool", "choice", "slider") else 1)
         layout.addWidget(self.error_label, 1)
-        if spec.kind in ("int", "float", "bool", "choice"):
+        if spec.kind in ("int", "float", "bool", "choice", "slider"):
             layout.addStretch(0)
 
     @property
@@ -94,6 +95,10 @@ class FieldEditor(QWidget):
             fbox.setMaximumWidth(200)
             fbox.valueChanged.connect(self.changed)
             return fbox
+        if spec.kind == "slider":
+            slider = PreferenceSlider()
+            slider.valueChanged.connect(self.changed)
+            return slider
         if spec.kind == "bool":
             check = QCheckBox()
             check.toggled.connect(self.changed)
@@ -123,6 +128,8 @@ class FieldEditor(QWidget):
             return w.value()
         if isinstance(w, QDoubleSpinBox):
             return round(w.value(), DECIMALS)
+        if isinstance(w, PreferenceSlider):
+            return w.value()
         if isinstance(w, QCheckBox):
             return w.isChecked()
         if isinstance(w, QComboBox):
@@ -147,6 +154,8 @@ class FieldEditor(QWidget):
                 w.setValue(int(value))
             elif isinstance(w, QDoubleSpinBox):
                 w.setValue(float(value))
+            elif isinstance(w, PreferenceSlider):
+                w.set_value(float(value))
             elif isinstance(w, QCheckBox):
                 w.setChecked(bool(value))
             elif isinstance(w, QComboBox):
@@ -163,6 +172,8 @@ class FieldEditor(QWidget):
         mine = self.value()
         if self.spec.kind == "float":
             return round(float(current), DECIMALS) == mine
+        if self.spec.kind == "slider":
+            return round(float(current) * STEPS) / STEPS == mine
         return bool(mine == current)
 
     def _summary(self, value: Any) -> str:
