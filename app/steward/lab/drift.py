@@ -79,7 +79,13 @@ class PageHinkley:
 
     @property
     def baseline(self) -> float | None:
+        """The usual level (the median of the warm-up), None while it is being learnt."""
         return None if self._baseline is None else math.exp(self._baseline)
+
+    @property
+    def learning(self) -> int | None:
+        """Samples gathered towards the baseline while it is being learnt (of `warmup`), else None."""
+        return len(self._warm) if self._baseline is None else None
 
     def update(self, ts: float, value: float) -> DriftAlarm | None:
         """Add one sample (> 0); a `DriftAlarm` when a sustained change is confirmed."""

@@ -29,6 +29,7 @@ from steward.engine.request_sources import RequestSources
 from steward.lab.drift import DriftAlarm, ModelDrift
 from steward.lab.slo import PERIOD_S, Objectives, ObjectiveStatus, SloSample, evaluate
 from steward.runtime import Runtime
+from steward.service.slo_view import ModelSloView, UsualLevel, ViewParts, build_view
 from steward.store import Sample, Store
 from steward.store.samples import iter_samples
 
@@ -106,6 +107,28 @@ class ModelWatch:
         """The latest confirmed drift of `key` (None: behaving as usual)."""
         model = self._models.get(key)
         return model.last_drift if model else None
+
+    def watched(self) -> list[str]:
+        """Models with user samples (live or from history)."""
+        return list(self._models)
+
+    def view_parts(self, key: str) -> ViewParts:
+        """A copy of what the SLO view of `key` needs (evaluate it off the loop with `build_view`)."""
+        model = self._models.get(key) or WatchedModel()
+        drift = model.drift
+        return ViewParts(
+            key,
+            tuple(model.samples),
+            self.objectives(key),
+            model.last_drift,
+            (UsualLevel.of(drift.ttft), UsualLevel.of(drift.speed)),
+        )
+
+    async def views(self, keys: Iterable[str]) -> list[ModelSloView]:
+        """The SLO view of each of `keys`, evaluated on a worker thread."""
+        parts = [self.view_parts(key) for key in keys]
+        now = self._clock()
+        return await asyncio.to_thread(lambda: [build_view(p, now) for p in parts])
 
     def __call__(self, event: EngineEvent) -> None:
         if self._sources.source_of(event) in NOT_USER_TRAFFIC:

@@ -37,6 +37,7 @@ from steward.service.model_watch import ModelWatch
 from steward.service.recent import RecentRequests
 from steward.service.server_rows import ServerRow, server_rows
 from steward.service.settings_drift import SettingsDrift
+from steward.service.slo_view import ModelSloView
 from steward.service.token import GatewayToken
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,12 @@ class StewardService:
     @property
     def notices(self) -> list[str]:
         return self.runtime.notices
+
+    async def slo_views(self) -> list[ModelSloView]:
+        """Every model's objectives, error budget left, alerts and usual level (the Lab's
+        Objectives tab): the models the engine knows and those with history, by name."""
+        keys = {m.key for m in self.snapshot().models} | set(self.model_watch.watched())
+        return await self.model_watch.views(sorted(keys))
 
     def snapshot(self) -> EngineSnapshot:
         return self.runtime.engine.snapshot()
