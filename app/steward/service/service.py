@@ -30,7 +30,7 @@ from steward.service import router_ops
 from steward.service.disk_models import DiskModels
 from steward.service.drill_host import DrillEngine, drill_engine
 from steward.service.endpoints import EndpointActions
-from steward.service.hosting import GatewayFactory, GatewayStatus, HostedGateway
+from steward.service.hosting import GatewayHosting
 from steward.service.lab import LabActions
 from steward.service.litellm_export import litellm_config
 from steward.service.model_watch import ModelWatch
@@ -65,7 +65,7 @@ class Applied:
         return self.settings is not None and not self.problems
 
 
-class StewardService:
+class StewardService(GatewayHosting):
     """The application service on top of one `Runtime` (create with `await StewardService.start()`)."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -80,8 +80,8 @@ class StewardService:
         self._unsubscribe = runtime.subscribe(self.recent_gateway)
         self.lab = LabActions(self)
         """The Lab's drill and A/B comparisons, one at a time, and their saved results."""
-        self._gateway_factory: GatewayFactory | None = None
-        self._gateway: HostedGateway | None = None
+        self._gateway_factory = None
+        self._gateway = None
         self._gateway_error: str | None = None
         self.model_watch = ModelWatch(runtime)
         """Per-model SLOs (error budget, burn-rate alerts) and drift, from live user traffic."""
@@ -114,53 +114,6 @@ class StewardService:
         self._unsubscribe()
         self._unwatch()
         await self.runtime.stop()
-
-    # --- the gateway -------------------------------------------------------------------------
-
-    def host_gateway(self, factory: GatewayFactory) -> None:
-        """Let this service run the gateway (the entry point passes `steward.gateway.Gateway`)."""
-        self._gateway_factory = factory
-
-    async def start_gateway(self) -> GatewayStatus:
-        """Start the gateway if it is enabled and hosted; a taken port is reported, not raised."""
-        if self._gateway is None and self._gateway_factory is not None and self.settings.gateway.enabled:
-            gateway = self._gateway_factory(self)
-            try:
-                await gateway.start()
-            except OSError as exc:
-                self._gateway_error = f"cannot listen on {gateway.url}: {exc.strerror or exc}"
-                log.warning("gateway: %s", self._gateway_error)
-            else:
-                self._gateway, self._gateway_error = gateway, None
-        return await self.gateway_status()
-
-    async def stop_gateway(self) -> None:
-        gateway, self._gateway = self._gateway, None
-        if gateway is not None:
-            await gateway.stop()
-
-    async def set_gateway_enabled(self, enabled: bool) -> GatewayStatus:
-        """Turn the gateway on or off now and remember the choice."""
-        applied = await self.apply({"gateway.enabled": enabled})
-        if not applied.ok:
-            raise ValueError("; ".join(reason for _, reason in applied.problems))
-        if enabled:
-            return await self.start_gateway()
-        await self.stop_gateway()
-        self._gateway_error = None
-        return await self.gateway_status()
-
-    async def gateway_status(self) -> GatewayStatus:
-        g = self.settings.gateway
-        url = self._gateway.url if self._gateway is not None else f"http://{g.host}:{g.port}"
-        token = await self.gateway_token.get() if g.require_token else None
-        return GatewayStatus(
-            enabled=g.enabled,
-            running=self._gateway is not None,
-            url=url,
-            error=self._gateway_error,
-            token_where=token.where if token is not None else None,
-        )
 
     # --- reading ---------------------------------------------------------------------------
 
