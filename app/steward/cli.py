@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--json", action="store_true", help="the whole report as one JSON object")
     drill.add_argument("--no-embedded", action="store_true", help="do not start the embedded servers")
 
+    slo = sub.add_parser(
+        "slo",
+        help="each model's objectives: error budget left, burn-rate alerts, drift (exit 1 while one burns)",
+    )
+    slo.add_argument("--json", action="store_true", help="every model's objectives as one JSON list")
+
     runtime = sub.add_parser("runtime", help="the embedded llama-server runtime")
     runtime.add_argument("action", choices=["install", "path", "check"])
     return parser
@@ -173,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 embedded=not args.no_embedded,
             )
         )
+    if args.command == "slo":
+        from steward.lab_cli import run_slo
+
+        return asyncio.run(run_slo(as_json=args.json))
     if args.command == "runtime":
         return _runtime(args.action)
     return 2

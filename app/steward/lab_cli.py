@@ -1,4 +1,5 @@
-"""`steward compare A B` and `steward drill`: the Lab, headless, through the application service.
+"""`steward compare A B`, `steward drill` and `steward slo`: the Lab, headless, through the
+application service.
 
 Progress goes to stderr, the verdict and the table to stdout (or one JSON object with `--json`);
 every result is also kept as JSON in the Lab's folder (`<data dir>/lab/`), whose path is printed.
@@ -19,6 +20,7 @@ from steward.lab.table import table
 from steward.paths import data_dir
 from steward.runtime import RuntimeOptions
 from steward.service import StewardService
+from steward.service.slo_view import view_json, view_lines
 
 
 async def run_compare(
@@ -137,3 +139,25 @@ async def run_drill_cli(
                 out.write(f"    → {advice}\n")
         out.write(f"\nsaved to {path}\n")
     return 0 if report.passed == len(report.scenarios) else 1
+
+
+async def run_slo(*, as_json: bool, out: TextIO = sys.stdout, options: RuntimeOptions | None = None) -> int:
+    """`steward slo`: every model's objectives from the history database (the user's traffic of
+    the SLO period, as the app keeps it), the error budget left, burn rates and drift. Exit 1 while
+    an alert burns (for scripts and cron), else 0. Starts no server and asks none for an answer."""
+    opts = options or RuntimeOptions(
+        embedded=False, discover=False, health_monitor=False, recover_settings=False
+    )
+    service = await StewardService.start(opts)
+    try:
+        await service.watch_seeded()
+        views = await service.slo_views()
+    finally:
+        await service.stop()
+    if as_json:
+        out.write(json.dumps([view_json(v) for v in views]) + "\n")
+    elif not views:
+        out.write("no models and no history yet: objectives show once a model has answered\n")
+    else:
+        out.write("\n".join(line for v in views for line in view_lines(v)) + "\n")
+    return 1 if any(v.alert for v in views) else 0

@@ -32,7 +32,7 @@ async def test_a_model_without_traffic_is_shown_with_nothing_spent_and_learning_
     assert view.samples == 0 and view.alert is None and view.drift is None
     assert [o.total for o in view.objectives] == [0, 0]
     assert all(o.budget_left is None for o in view.objectives)
-    assert view.usual_text() == f"usually learning (0 of {WARMUP} answers), learning (0 of {WARMUP} answers)"
+    assert view.usual_text() == f"learning its usual level (0 of {WARMUP} answers)"
 
 
 async def test_the_usual_level_is_told_once_learnt() -> None:
@@ -40,6 +40,7 @@ async def test_the_usual_level_is_told_once_learnt() -> None:
     feed(w, clock, 10)
     [view] = await w.views([KEY])
     assert view.usual[0].describe() == f"learning (10 of {WARMUP} answers)"
+    assert view.usual_text() == f"learning its usual level (10 of {WARMUP} answers)"
     feed(w, clock, WARMUP)
     [view] = await w.views([KEY])
     assert view.usual_text() == "usually 0.40 s to first token, 40 tokens/s"
@@ -65,3 +66,26 @@ async def test_a_drift_is_part_of_the_view() -> None:
     feed(w, clock, 100, ttft=0.9)
     [view] = await w.views([KEY])
     assert view.drift is not None and view.drift.metric == "ttft"
+
+
+def test_objectives_in_words() -> None:
+    from steward.lab.slo import ObjectiveStatus
+    from steward.service.slo_view import budget_text, burn_text, now_text
+
+    fine = ObjectiveStatus(
+        "success", 0.99, 995, 1000, 0.5, {"5m": 0.2, "30m": None, "1h": 0.5, "6h": 0.5}, None
+    )
+    burning = ObjectiveStatus(
+        "ttft", 0.95, 0, 12, -19.0, {"5m": 20.0, "30m": 20.0, "1h": 20.0, "6h": 20.0}, "fast"
+    )
+    quiet = ObjectiveStatus(
+        "speed", 0.95, 0, 0, None, {"5m": None, "30m": None, "1h": None, "6h": None}, None
+    )
+    assert (now_text(fine), budget_text(fine), burn_text(fine)) == (
+        "99.5% (99%)",
+        "50% left",
+        "0.2× over 5 min, 0.5× over 1 h",
+    )
+    assert budget_text(burning) == "overspent (20.0× the budget)"
+    assert burn_text(burning) == "20.0× over 5 min, 20.0× over 1 h — fast alert"
+    assert (now_text(quiet), budget_text(quiet), burn_text(quiet)) == ("— (95%)", "no traffic", "—")

@@ -18,45 +18,18 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QTableWidgetItem, QVBoxLayou
 
 from steward.gui.tables import read_only_table
 from steward.gui.theme import colours, health_colour, set_tone
-from steward.lab.slo import ALERTS, PERIOD_S, ObjectiveStatus
-from steward.service.slo_view import ModelSloView
+from steward.lab.slo import ALERTS, ObjectiveStatus
+from steward.service.slo_view import (
+    OBJECTIVE_NAMES,
+    PERIOD_DAYS,
+    ModelSloView,
+    budget_text,
+    burn_text,
+    now_text,
+    usual_text,
+)
 
 COLUMNS = ("Model", "Objective", "Now (target)", "Error budget left", "Burning", "Usual")
-OBJECTIVE_NAMES = {"success": "answers", "ttft": "first token in time", "speed": "fast enough"}
-PERIOD_DAYS = round(PERIOD_S / 86400)
-
-
-def budget_text(status: ObjectiveStatus) -> str:
-    """ "73% left" / "overspent (−120%)" / "no traffic"."""
-    if status.budget_left is None:
-        return "no traffic" if status.total == 0 else "no budget (target 100%)"
-    if status.budget_left < 0:
-        return f"overspent ({status.budget_left:.0%})"
-    return f"{status.budget_left:.0%} left"
-
-
-def burn_text(status: ObjectiveStatus) -> str:
-    """ "14× over 5 min, 16× over 1 h — fast alert" / "—" (too few requests to say)."""
-    shown = []
-    for window in ("5m", "1h"):
-        rate = status.burn.get(window)
-        if rate is not None:
-            shown.append(f"{rate:.1f}× over {window.replace('m', ' min').replace('h', ' h')}")
-    text = ", ".join(shown) or "—"
-    return f"{text} — {status.alert} alert" if status.alert else text
-
-
-def now_text(status: ObjectiveStatus) -> str:
-    """ "97.0% (99%)"."""
-    shown = f"{status.compliance:.1%}" if status.compliance is not None else "—"
-    return f"{shown} ({status.target:.0%})"
-
-
-def usual_text(view: ModelSloView) -> str:
-    if view.drift is not None:
-        when = time.strftime("%a %H:%M", time.localtime(view.drift.since_ts))
-        return view.drift.describe(when)
-    return view.usual_text()
 
 
 class ObjectivesTab(QWidget):
