@@ -17,8 +17,6 @@ from steward.recorder import Recorder
 from steward.service.model_watch import DriftDetected, SloAlertChanged, seeded_models
 from steward.store import Sample, Store, open_store
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:

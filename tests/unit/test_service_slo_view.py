@@ -12,8 +12,6 @@ from steward.engine.types import Usage
 from steward.lab.drift import WARMUP
 from steward.service.model_watch import ModelWatch
 
-pytestmark = pytest.mark.asyncio
-
 
 def feed(w: ModelWatch, clock: Clock, n: int, ok: bool = True, ttft: float = 0.4, step: float = 2.0) -> None:
     for _ in range(n):
