@@ -4,7 +4,7 @@ the time from process start to the first paint, each against an empty QMainWindo
 Load: the real MainWindow (build_window + the app's qasync loop) on an engine with 50 FAKE
 models (tests/support/fake_backend.py, real SystemClock, 20 ms per token) on 10 servers;
 snapshots at 2 Hz by the bridge's own timer; 5 streamed chats kept in flight through
-`bridge.send_chat` for the whole run. A 10 ms PreciseTimer measures how late it fires
+`bridge.chat.send_chat` for the whole run. A 10 ms PreciseTimer measures how late it fires
 (Qt/asyncio loop lag). ~60 s by default, 600 s with STEWARD_BENCH_LONG=1. Baseline: the same probe
 on the same qasync loop with only an empty QMainWindow shown, 10 s before and 10 s after the load.
 Targets: the loaded window's p99 lag is at most 20 ms above the empty window's; once the load has
@@ -158,8 +158,8 @@ class ChatLoad:
         self.finished = 0
         self.tokens = 0
         self.drained = asyncio.Event()
-        bridge.chat_event.connect(self._on_event)
-        bridge.chat_finished.connect(self._on_finished)
+        bridge.chat.chat_event.connect(self._on_event)
+        bridge.chat.chat_finished.connect(self._on_finished)
 
     def start(self) -> None:
         self.running = True
@@ -167,7 +167,9 @@ class ChatLoad:
             self._send()
 
     def _send(self) -> None:
-        rid = self.bridge.send_chat([("user", "Tell me a story.")], model=next(self._models), max_tokens=64)
+        rid = self.bridge.chat.send_chat(
+            [("user", "Tell me a story.")], model=next(self._models), max_tokens=64
+        )
         assert rid is not None
         self.in_flight.add(rid)
 

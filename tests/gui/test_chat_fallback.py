@@ -63,7 +63,7 @@ def test_killed_mid_answer_keeps_the_partial_struck_through_and_says_who_continu
             if primary.process is not None and primary.process.poll() is None:
                 primary.process.kill()  # SIGKILL while it is answering
 
-    h.bridge.chat_event.connect(kill_on_first_token)
+    h.bridge.chat.chat_event.connect(kill_on_first_token)
     page.input.setPlainText(STORY)
     qtbot.keyClick(page.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     wait_until(h.loop, lambda: page.current is not None and page.current.finished, timeout=120)
@@ -141,7 +141,7 @@ def test_a_quarantined_model_is_marked_in_the_picker_and_skipped_with_the_reason
     small, large = key_of(h, "small"), key_of(h, "large")
     page = chat_page(h)
     h.window.show_page("chat")
-    h.bridge.quarantine(small, "answers in Klingon", 1800)
+    h.bridge.models.quarantine(small, "answers in Klingon", 1800)
     index = page.model_picker.findData(small)
     wait_until(h.loop, lambda: "quarantined" in page.model_picker.itemText(index))
     assert page.model_picker.itemText(index) == f"{small} — quarantined, 29 min left"
@@ -224,7 +224,7 @@ def test_a_quarantine_without_a_reason_reads_well_everywhere(
     small, large = key_of(h, "small"), key_of(h, "large")
     seen: list[Quarantined] = []
     h.bridge.engine_event.connect(lambda e: seen.append(e) if isinstance(e, Quarantined) else None)
-    h.bridge.quarantine(small, "   ", 1799)  # the dialog's reason left blank
+    h.bridge.models.quarantine(small, "   ", 1799)  # the dialog's reason left blank
     wait_until(h.loop, lambda: seen)
     assert seen[0].reason == "", "no made-up reason"
     assert notification_for(seen[0]) == (f"{small} quarantined", "quarantined by you")

@@ -19,7 +19,7 @@ def test_prompt_streams_an_answer_with_its_badge(
     h = harness_factory(llama_settings(("small", llama_small.url)))
     page = chat_page(h)
     tokens: list[str] = []
-    h.bridge.chat_event.connect(
+    h.bridge.chat.chat_event.connect(
         lambda rid, e: tokens.append(getattr(e, "text", "")) if e.type == "Token" else None
     )
     ask(h, qtbot=qtbot, text="What is the capital of France? Answer in one word.")
@@ -70,7 +70,7 @@ def test_quarantine_from_models_page_routes_around_and_release_restores(
     assert snapshot is not None
     small_key = next(m.key for m in snapshot.models if m.server_id == "small")
     models.select(small_key)
-    h.bridge.quarantine(models.selected_key() or "", "testing quarantine", None)
+    h.bridge.models.quarantine(models.selected_key() or "", "testing quarantine", None)
     dashboard = h.window.pages["dashboard"]
     assert isinstance(dashboard, DashboardPage)
     wait_until(h.loop, lambda: "quarantined" in dashboard.cards[small_key].status.text())

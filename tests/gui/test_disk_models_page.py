@@ -106,7 +106,7 @@ def test_scan_lists_the_files_and_serve_starts_a_managed_server_that_answers(
         == f"Serve is not available: {name} serves it already (see the Servers page)"
     )
 
-    rows = lambda: {r.name: r for r in h.bridge.server_rows()}  # noqa: E731
+    rows = lambda: {r.name: r for r in h.bridge.servers.server_rows()}  # noqa: E731
     wait_until(h.loop, lambda: name in rows() and rows()[name].status == "ready", timeout=60)
     assert rows()[name].managed and rows()[name].ctx == 8192 and rows()[name].port
     key = wait_until(

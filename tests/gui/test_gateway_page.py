@@ -27,7 +27,7 @@ def test_status_token_snippets_and_recent_requests(
     page = h.window.pages["gateway"]
     assert isinstance(page, GatewayPage)
     h.window.show_page("gateway")
-    h.bridge.refresh_gateway()
+    h.bridge.gateway.refresh_gateway()
     wait_until(h.loop, lambda: page.status is not None)
     # No gateway is hosted by the test harness: enabled in settings, not running.
     assert page.enabled.isChecked() and "starting" in page.state.text()
@@ -66,7 +66,7 @@ def test_the_app_serves_the_gateway_and_lists_a_real_request_through_it(
     page = h.window.pages["gateway"]
     assert isinstance(page, GatewayPage)
     h.window.show_page("gateway")
-    h.bridge.refresh_gateway()
+    h.bridge.gateway.refresh_gateway()
     wait_until(h.loop, lambda: page.status is not None and page.status.running)
     url = page.status.url if page.status else ""
     assert "● running at" in page.state.text() and url in page.state.text()

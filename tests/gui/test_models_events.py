@@ -24,7 +24,7 @@ def chat(h: AppHarness, text: str, model: str = "auto") -> list[EngineEvent]:
     """Send one chat through the bridge and wait for it to finish; its events, in order."""
     events: list[EngineEvent] = []
     finished: list[str] = []
-    rid = h.bridge.send_chat([("user", text)], model=model, max_tokens=8)
+    rid = h.bridge.chat.send_chat([("user", text)], model=model, max_tokens=8)
     assert rid is not None
 
     def on_event(r: str, e: EngineEvent) -> None:
@@ -35,13 +35,13 @@ def chat(h: AppHarness, text: str, model: str = "auto") -> list[EngineEvent]:
         if r == rid:
             finished.append(r)
 
-    h.bridge.chat_event.connect(on_event)
-    h.bridge.chat_finished.connect(on_finished)
+    h.bridge.chat.chat_event.connect(on_event)
+    h.bridge.chat.chat_finished.connect(on_finished)
     try:
         wait_until(h.loop, lambda: finished, timeout=60)
     finally:
-        h.bridge.chat_event.disconnect(on_event)
-        h.bridge.chat_finished.disconnect(on_finished)
+        h.bridge.chat.chat_event.disconnect(on_event)
+        h.bridge.chat.chat_finished.disconnect(on_finished)
     return events
 
 
@@ -185,7 +185,7 @@ def test_models_page_capabilities_and_fallback_order_reach_engine_and_settings(
     chain_list.move(order[1], 0)
     assert chain_list.chain() == [order[1], order[0]]
     wait_until(h.loop, lambda: list(runtime.settings.routing.fallback_chain) == [order[1], order[0]])
-    assert h.bridge.fallback_chain() == [order[1], order[0]]
+    assert h.bridge.models.fallback_chain() == [order[1], order[0]]
     wait_until(h.loop, both_healthy, timeout=60)
     after = chat(h, "Say hello again.")
     assert after[0].type == "RequestStarted"

@@ -91,7 +91,7 @@ def test_models_page_loads_and_unloads_a_routers_models_by_their_status(
     apply_theme(app, "light")
     h.window.show_page("models")
 
-    said = [r.model for r in h.bridge.server_rows() if r.name == "router"]
+    said = [r.model for r in h.bridge.servers.server_rows() if r.name == "router"]
     assert said == ["router, 1 of 3 loaded"], said
 
     qtbot.mouseClick(page.unload_button, Qt.MouseButton.LeftButton)

@@ -64,7 +64,7 @@ async def ask_gateway(bridge: Bridge, client: str = "screenshots/1") -> bool:
     async with httpx.AsyncClient(timeout=120) as http:
         response = await http.post(f"{status.url}/v1/chat/completions", headers=headers, json=body)
     response.raise_for_status()
-    await _wait(lambda: bridge.recent_gateway_requests(), 10, "the gateway request to be listed")
+    await _wait(lambda: bridge.gateway.recent_gateway_requests(), 10, "the gateway request to be listed")
     return True
 
 

@@ -80,7 +80,7 @@ class ChatPage(QWidget):
         self.sessions.setMinimumWidth(150)
         self.sessions.chosen.connect(self.open_session)
         self.sessions.new_requested.connect(self.new_chat)
-        self.sessions.rename_requested.connect(self.bridge.rename_session)
+        self.sessions.rename_requested.connect(self.bridge.chat.rename_session)
         self.sessions.delete_requested.connect(self._delete_session)
 
         # Sized by a few characters, not by the longest model name (which would widen the window).
@@ -174,20 +174,20 @@ class ChatPage(QWidget):
         self._meter_timer.setSingleShot(True)
         self._meter_timer.setInterval(200)
         self._meter_timer.timeout.connect(self._update_meter)
-        bridge.chat_event.connect(self.on_chat_event)
-        bridge.chat_finished.connect(self.on_finished)
+        bridge.chat.chat_event.connect(self.on_chat_event)
+        bridge.chat.chat_finished.connect(self.on_finished)
         bridge.snapshot_changed.connect(self.on_snapshot)
         bridge.runtime_ready.connect(lambda _warnings: self.refresh_sessions())
 
     # --- sessions --------------------------------------------------------------------------
 
     def refresh_sessions(self) -> None:
-        self.bridge.list_sessions(lambda sessions: self.sessions.set_sessions(sessions, self.session_id))
+        self.bridge.chat.list_sessions(lambda sessions: self.sessions.set_sessions(sessions, self.session_id))
 
     def open_session(self, session_id: str) -> None:
         if session_id == self.session_id or self.current_rid is not None:
             return
-        self.bridge.load_session(session_id, self._show_session)
+        self.bridge.chat.load_session(session_id, self._show_session)
 
     def _show_session(self, session: ChatSession | None) -> None:
         if session is None:
@@ -226,7 +226,7 @@ class ChatPage(QWidget):
         def deleted(_ok: bool) -> None:
             self.refresh_sessions()
 
-        self.bridge.delete_session(session_id, deleted)
+        self.bridge.chat.delete_session(session_id, deleted)
 
     def _store(self, role: str, view_or_text: MessageView | str) -> None:
         if self.session_id is None:
@@ -244,7 +244,7 @@ class ChatPage(QWidget):
             )
         else:
             message = StoredMessage(self.session_id, role, view_or_text, time.time())
-        self.bridge.save_message(message)
+        self.bridge.chat.save_message(message)
 
     # --- models ----------------------------------------------------------------------------
 
@@ -311,7 +311,7 @@ class ChatPage(QWidget):
         key = self._meter_model()
         draft = self.input.toPlainText().strip()
         messages = self.history + ([("user", draft)] if draft else [])
-        reading = self.bridge.context_meter(key, messages) if key else None
+        reading = self.bridge.chat.context_meter(key, messages) if key else None
         if reading is None:
             used = sum(len(text) for _, text in messages) // 4
             self.meter.setText(f"~{used:,} tokens")
@@ -341,7 +341,7 @@ class ChatPage(QWidget):
                 self.bridge.notice.emit("warning", "The engine is still starting; try again in a moment.")
             return
         if self.session_id is None:
-            self.session_id = self.bridge.create_session(_title(text))
+            self.session_id = self.bridge.chat.create_session(_title(text))
             if self.session_id is not None:
                 self.sessions.add_session(self.session_id, _title(text))
         self.history.append(("user", text))
@@ -351,7 +351,7 @@ class ChatPage(QWidget):
         self._ask(self.model_picker.currentData())
 
     def _ask(self, model: str) -> None:
-        rid = self.bridge.send_chat(
+        rid = self.bridge.chat.send_chat(
             list(self.history), model=model, strategy=self.strategy_picker.currentData()
         )
         if rid is None:
@@ -383,7 +383,7 @@ class ChatPage(QWidget):
     def stop(self) -> None:
         if self.current_rid is not None:
             self._stop_requested = True
-            self.bridge.stop_chat(self.current_rid)
+            self.bridge.chat.stop_chat(self.current_rid)
 
     def new_chat(self) -> None:
         self.stop()

@@ -275,7 +275,7 @@ class DashboardPage(QWidget):
 
     def load_history(self) -> None:
         """Fill the chart and the timeline from the store (read in a thread)."""
-        self.bridge.load_history(time.time() - RANGES[-1][1], self._show_history)
+        self.bridge.history.load_history(time.time() - RANGES[-1][1], self._show_history)
 
     def _show_history(self, window: SamplesWindow, health: list[EventRecord]) -> None:
         older: list[Sample] = [
@@ -340,8 +340,7 @@ class DashboardPage(QWidget):
         if self._ticks % 2:
             return
         self.timeline.update()
-        sampler_of = getattr(self.bridge, "resource_sampler", None)
-        sampler = sampler_of() if callable(sampler_of) and self.bridge.runtime is not None else None
+        sampler = self.bridge.hardware.resource_sampler() if self.bridge.runtime is not None else None
         if sampler is None:
             self.resources.setVisible(False)
             return

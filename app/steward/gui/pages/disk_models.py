@@ -119,7 +119,7 @@ class DiskModelsPanel(QWidget):
         self.add_folder_button.clicked.connect(self.choose_folder)
         self.serve_button.clicked.connect(self.serve_selected)
         self.table.itemSelectionChanged.connect(self._selection_changed)
-        bridge.disk_models_ready.connect(self.on_scan)
+        bridge.models.disk_models_ready.connect(self.on_scan)
         bridge.settings_changed.connect(self._settings_changed)
         self._selection_changed()
 
@@ -158,7 +158,7 @@ class DiskModelsPanel(QWidget):
         self.progress.show()
         self.rescan_button.setEnabled(False)
         self.status.setText("Scanning for model files… (a file's metadata is read once, then remembered)")
-        self.bridge.scan_disk_models()
+        self.bridge.models.scan_disk_models()
 
     def on_scan(self, scan: DiskScan | str) -> None:
         self.scanning = False
@@ -242,7 +242,7 @@ class DiskModelsPanel(QWidget):
         model = self.selected()
         if model is None:
             return
-        ok, text = self.bridge.serve_disk_model(model)
+        ok, text = self.bridge.models.serve_disk_model(model)
         self.result.setText(text)
         set_tone(self.result, None if ok else "error")
         self.result.show()
@@ -254,7 +254,7 @@ class DiskModelsPanel(QWidget):
 
     def add_folder(self, folder: str) -> list[tuple[str, str]]:
         """Add `folder` to the scanned ones (the bridge rescans); problems are shown below the table."""
-        problems = self.bridge.add_model_folder(folder)
+        problems = self.bridge.models.add_model_folder(folder)
         if problems:
             self.result.setText("; ".join(reason for _, reason in problems))
             set_tone(self.result, "error")

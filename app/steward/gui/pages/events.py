@@ -156,7 +156,7 @@ class EventsPage(QWidget):
 
     def load_history(self) -> None:
         """Put the stored audit trail above the live rows (read in a thread)."""
-        self.bridge.load_events(self._show_history, limit=MAX_ROWS // 2)
+        self.bridge.history.load_events(self._show_history, limit=MAX_ROWS // 2)
 
     def _show_history(self, records: list[EventRecord]) -> None:
         cutoff = self._first_live_ts
@@ -278,6 +278,6 @@ class EventsPage(QWidget):
             self.bridge.notice.emit("info", f"exported {count:,} {which}events to {path}")
 
         if visible_only:
-            self.bridge.export_event_records(self.visible_records(), path, fmt, done)
+            self.bridge.history.export_event_records(self.visible_records(), path, fmt, done)
         else:
-            self.bridge.export_events(path, fmt, done)
+            self.bridge.history.export_events(path, fmt, done)

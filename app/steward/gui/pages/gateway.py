@@ -43,7 +43,7 @@ class GatewayPage(QWidget):
         intro.setWordWrap(True)
         self.enabled = QCheckBox("Serve the gateway")
         self.enabled.setToolTip("Listen for OpenAI- and Ollama-compatible requests while Steward runs")
-        self.enabled.clicked.connect(self.bridge.set_gateway_enabled)
+        self.enabled.clicked.connect(self.bridge.gateway.set_gateway_enabled)
         self.state = QLabel("…")
         self.state.setObjectName("gatewayState")
         self.state.setWordWrap(True)
@@ -100,9 +100,9 @@ class GatewayPage(QWidget):
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.refresh_requests)
         self._timer.start()
-        bridge.gateway_changed.connect(self.show_status)
-        bridge.runtime_ready.connect(lambda _warnings: bridge.refresh_gateway())
-        bridge.settings_changed.connect(lambda _settings: bridge.refresh_gateway())
+        bridge.gateway.gateway_changed.connect(self.show_status)
+        bridge.runtime_ready.connect(lambda _warnings: bridge.gateway.refresh_gateway())
+        bridge.settings_changed.connect(lambda _settings: bridge.gateway.refresh_gateway())
 
     # --- status and token ----------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class GatewayPage(QWidget):
             "Make a new token? Every tool using the current one must be given the new one.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.bridge.regenerate_gateway_token()
+            self.bridge.gateway.regenerate_gateway_token()
 
     # --- recent requests -------------------------------------------------------------------
 
@@ -172,7 +172,7 @@ class GatewayPage(QWidget):
     def refresh_requests(self) -> None:
         if not self.isVisible():
             return
-        rows = self.bridge.recent_gateway_requests()
+        rows = self.bridge.gateway.recent_gateway_requests()
         self.table.setRowCount(len(rows))
         for row, request in enumerate(rows):
             seconds = "" if request.seconds is None else f"{request.seconds:.2f}"

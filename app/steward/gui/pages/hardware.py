@@ -80,7 +80,7 @@ class HardwarePage(QWidget):
         self.tier_text.setWordWrap(True)
         self.refresh_button = QPushButton("Detect again")
         self.refresh_button.setToolTip("Read the hardware again and re-rank the recommended models.")
-        self.refresh_button.clicked.connect(self.bridge.load_hardware)
+        self.refresh_button.clicked.connect(self.bridge.hardware.load_hardware)
         head = QHBoxLayout()
         head.addWidget(self.tier_badge)
         head.addWidget(self.tier_text, 1)
@@ -152,7 +152,7 @@ class HardwarePage(QWidget):
         layout.addWidget(self.fit_detail)
 
         bridge.runtime_ready.connect(lambda _warnings: self._runtime_ready())
-        bridge.hardware_ready.connect(self.show_report)
+        bridge.hardware.hardware_ready.connect(self.show_report)
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.update_charts)
@@ -165,8 +165,8 @@ class HardwarePage(QWidget):
         )
 
     def _runtime_ready(self) -> None:
-        self.bridge.resource_sampler()
-        self.bridge.load_hardware()
+        self.bridge.hardware.resource_sampler()
+        self.bridge.hardware.load_hardware()
 
     # --- report -----------------------------------------------------------------------------
 
@@ -277,7 +277,7 @@ class HardwarePage(QWidget):
 
     def update_charts(self) -> None:
         """Show the sampler's last minutes (x: seconds before now; RAM and VRAM up to their totals)."""
-        sampler = self.bridge.resource_sampler() if self.bridge.runtime is not None else None
+        sampler = self.bridge.hardware.resource_sampler() if self.bridge.runtime is not None else None
         if sampler is None or not self.isVisible():
             return
         times = sampler.times.values()

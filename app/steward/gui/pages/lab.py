@@ -109,8 +109,8 @@ class LabPage(QWidget):
 
         self.drill.run_requested.connect(self.run_drill)
         self.compare.run_requested.connect(self.run_compare)
-        self.drill.stop_requested.connect(bridge.stop_lab)
-        self.compare.stop_requested.connect(bridge.stop_lab)
+        self.drill.stop_requested.connect(bridge.lab.stop_lab)
+        self.compare.stop_requested.connect(bridge.lab.stop_lab)
         self.drill.export_requested.connect(self.export)
         self.compare.export_requested.connect(self.export)
         self.compare.prompts_file_chosen.connect(self.load_prompts)
@@ -118,9 +118,9 @@ class LabPage(QWidget):
         self.history.open_button.clicked.connect(self.open_selected)
         self.history.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
         bridge.snapshot_changed.connect(self._snapshot)
-        bridge.lab_progress.connect(self._progress)
-        bridge.lab_finished.connect(self._finished)
-        bridge.lab_ended.connect(self._ended)
+        bridge.lab.lab_progress.connect(self._progress)
+        bridge.lab.lab_finished.connect(self._finished)
+        bridge.lab.lab_ended.connect(self._ended)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -128,7 +128,7 @@ class LabPage(QWidget):
         if self.bridge.service is None:
             self.drill.progress.setText("The engine is still starting; try again in a moment.")
             return
-        if self.bridge.start_drill(targets, [FaultKind(f) for f in faults]):
+        if self.bridge.lab.start_drill(targets, [FaultKind(f) for f in faults]):
             self._started("drill", len(targets) * len(faults))
 
     def run_compare(
@@ -137,7 +137,7 @@ class LabPage(QWidget):
         if self.bridge.service is None:
             self.compare.say("The engine is still starting; try again in a moment.", "warning")
             return
-        if self.bridge.start_compare(a, b, prompts, runs, max_tokens, temperatures):
+        if self.bridge.lab.start_compare(a, b, prompts, runs, max_tokens, temperatures):
             self._started("compare", 2 * runs * len(prompts))
 
     def _started(self, kind: str, total: int) -> None:
@@ -175,7 +175,7 @@ class LabPage(QWidget):
 
     def _snapshot(self, snapshot: EngineSnapshot) -> None:
         known = sorted(m.key for m in snapshot.models)
-        self.drill.set_models(known, self.bridge.lab_default_targets())
+        self.drill.set_models(known, self.bridge.lab.lab_default_targets())
         self.compare.set_models(known)
 
     def load_prompts(self, path: str) -> None:
@@ -209,7 +209,7 @@ class LabPage(QWidget):
             )
 
     def refresh_history(self) -> None:
-        self.bridge.lab_history(self.history.show_entries)
+        self.bridge.lab.lab_history(self.history.show_entries)
         service = self.bridge.service
         if service is not None:
             self.history.folder.setText(f"Kept in {service.lab.folder}")
@@ -230,7 +230,7 @@ class LabPage(QWidget):
                 self.compare.show_result(result, str(entry.path))
                 self.tabs.setCurrentWidget(self.compare)
 
-        self.bridge.lab_open(str(entry.path), show)
+        self.bridge.lab.lab_open(str(entry.path), show)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.history:

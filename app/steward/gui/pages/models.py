@@ -144,11 +144,13 @@ class ModelsPage(QWidget):
         self.load_button = QPushButton("Load")
         self.unload_button = QPushButton("Unload")
         self.quarantine_button.clicked.connect(self._quarantine)
-        self.release_button.clicked.connect(lambda: self._act(self.bridge.release))
-        self.reset_button.clicked.connect(lambda: self._act(self.bridge.reset))
+        self.release_button.clicked.connect(lambda: self._act(self.bridge.models.release))
+        self.reset_button.clicked.connect(lambda: self._act(self.bridge.models.reset))
         self.capabilities_button.clicked.connect(self._edit_capabilities)
-        self.load_button.clicked.connect(lambda: self._act(lambda k: self.bridge.load_model(k, True)))
-        self.unload_button.clicked.connect(lambda: self._act(lambda k: self.bridge.load_model(k, False)))
+        self.load_button.clicked.connect(lambda: self._act(lambda k: self.bridge.models.load_model(k, True)))
+        self.unload_button.clicked.connect(
+            lambda: self._act(lambda k: self.bridge.models.load_model(k, False))
+        )
         self.table.itemSelectionChanged.connect(self._selection_changed)
         actions = QHBoxLayout()
         for button in (
@@ -263,7 +265,7 @@ class ModelsPage(QWidget):
             return
         dialog = QuarantineDialog(key, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.bridge.quarantine(key, dialog.reason.text().strip(), dialog.duration.currentData())
+            self.bridge.models.quarantine(key, dialog.reason.text().strip(), dialog.duration.currentData())
 
     def _selection_changed(self) -> None:
         key = self.selected_key()
@@ -274,7 +276,7 @@ class ModelsPage(QWidget):
             self.capabilities_button,
         ):
             button.setEnabled(key is not None)
-        whys = ("select a model first",) * 2 if key is None else self.bridge.model_load_actions(key)
+        whys = ("select a model first",) * 2 if key is None else self.bridge.models.model_load_actions(key)
         for button, verb, why in zip(
             (self.load_button, self.unload_button), ("Load", "Unload"), whys, strict=True
         ):
@@ -299,15 +301,15 @@ class ModelsPage(QWidget):
 
     def set_capabilities(self, key: str, tags: list[str]) -> list[tuple[str, str]]:
         """Save and apply `tags` for `key`; problems (nothing applied) when invalid."""
-        return self.bridge.set_capabilities(key, tags)
+        return self.bridge.models.set_capabilities(key, tags)
 
     def _chain_changed(self, chain: list[str]) -> None:
-        problems = self.bridge.set_fallback_chain(chain)
+        problems = self.bridge.models.set_fallback_chain(chain)
         self.chain_error.setText("; ".join(reason for _, reason in problems))
         self.chain_error.setVisible(bool(problems))
 
     def _fill_chain(self) -> None:
-        self.chain_list.fill(self.bridge.fallback_chain(), self._keys)
+        self.chain_list.fill(self.bridge.models.fallback_chain(), self._keys)
 
     def on_snapshot(self, snapshot: EngineSnapshot) -> None:
         selected = self.selected_key()

@@ -81,7 +81,7 @@ class ServersPage(QWidget):
         self.test_button.clicked.connect(self.test_selected)
         self.edit_button.clicked.connect(self.open_edit_endpoint)
         self.remove_button.clicked.connect(self.remove_selected)
-        self.rediscover_button.clicked.connect(self.bridge.rediscover)
+        self.rediscover_button.clicked.connect(self.bridge.servers.rediscover)
         actions = QHBoxLayout()
         for button in (self.start_button, self.stop_button, self.restart_button):
             actions.addWidget(button)
@@ -153,8 +153,8 @@ class ServersPage(QWidget):
         layout.addWidget(splitter, 1)
 
         bridge.snapshot_changed.connect(lambda _snapshot: self.refresh())
-        bridge.servers_changed.connect(self._action_done)
-        bridge.server_problem.connect(self.show_problem)
+        bridge.servers.servers_changed.connect(self._action_done)
+        bridge.servers.server_problem.connect(self.show_problem)
         self._log_timer = QTimer(self)
         self._log_timer.setInterval(1000)
         self._log_timer.timeout.connect(self.refresh_log)
@@ -173,7 +173,7 @@ class ServersPage(QWidget):
             self.table.selectRow(names.index(name))
 
     def refresh(self) -> None:
-        rows = self.bridge.server_rows()
+        rows = self.bridge.servers.server_rows()
         selected = self.selected()
         self.rows = rows
         fill(self.table, rows, self._pending)
@@ -181,7 +181,7 @@ class ServersPage(QWidget):
             self.select(selected.name)
         self.empty.setVisible(not rows)
         self.table.setVisible(bool(rows))
-        summary = self.bridge.embedded_summary()
+        summary = self.bridge.servers.embedded_summary()
         self.embedded_line.setText(summary)
         self.embedded_line.setVisible(bool(summary))
         self._update_buttons()
@@ -190,7 +190,7 @@ class ServersPage(QWidget):
         """Show the newest output of the selected managed server (only while the page is visible)."""
         if not self.isVisible() or self._log_name is None:
             return
-        lines = self.bridge.server_log(self._log_name, LOG_LINES)
+        lines = self.bridge.servers.server_log(self._log_name, LOG_LINES)
         if lines == self._log_last:
             return
         bar = self.log.verticalScrollBar()
@@ -208,7 +208,7 @@ class ServersPage(QWidget):
             self.problem.hide()
             self._pending[row.name] = action
             self.refresh()
-            self.bridge.server_action(row.name, action)
+            self.bridge.servers.server_action(row.name, action)
 
     def _action_done(self) -> None:
         """A server action (or an endpoint change) finished: its row is settled again."""
@@ -229,7 +229,9 @@ class ServersPage(QWidget):
         set_tone(self.test_result, None)
         self.test_result.show()
         endpoint_id = row.name if row.source == "configured" else ""
-        self.bridge.test_endpoint(row.kind, row.url, "", lambda check: self._tested(row, check), endpoint_id)
+        self.bridge.servers.test_endpoint(
+            row.kind, row.url, "", lambda check: self._tested(row, check), endpoint_id
+        )
 
     def _tested(self, row: ServerRow, check: EndpointCheck) -> None:
         self.last_check = check
@@ -239,7 +241,7 @@ class ServersPage(QWidget):
         self._update_buttons()
 
     def open_add_endpoint(self) -> AddEndpointDialog:
-        dialog = AddEndpointDialog(self.bridge.add_endpoint, self._dialog_test(""), self)
+        dialog = AddEndpointDialog(self.bridge.servers.add_endpoint, self._dialog_test(""), self)
         dialog.open()
         return dialog
 
@@ -251,7 +253,9 @@ class ServersPage(QWidget):
         endpoint = next((e for e in settings.endpoints if e.id == row.name), None)
         if endpoint is None:
             return None
-        dialog = EditEndpointDialog(endpoint, self.bridge.edit_endpoint, self._dialog_test(endpoint.id), self)
+        dialog = EditEndpointDialog(
+            endpoint, self.bridge.servers.edit_endpoint, self._dialog_test(endpoint.id), self
+        )
         dialog.open()
         return dialog
 
@@ -259,7 +263,7 @@ class ServersPage(QWidget):
         """A dialog's "Test connection" (an edited endpoint keeps using its stored key)."""
 
         def test(kind: str, url: str, key: str, done: Callable[[EndpointCheck], None]) -> None:
-            self.bridge.test_endpoint(kind, url, key, done, endpoint_id)
+            self.bridge.servers.test_endpoint(kind, url, key, done, endpoint_id)
 
         return test
 
@@ -286,7 +290,7 @@ class ServersPage(QWidget):
         def answered() -> None:
             if box.clickedButton() is remove:
                 self._pending[name] = "remove"
-                self.bridge.remove_endpoint(name)
+                self.bridge.servers.remove_endpoint(name)
                 self._update_buttons()
 
         box.finished.connect(answered)
@@ -294,7 +298,7 @@ class ServersPage(QWidget):
         return box
 
     def open_add_managed(self) -> AddManagedDialog:
-        dialog = AddManagedDialog(self.bridge.add_managed, self)
+        dialog = AddManagedDialog(self.bridge.servers.add_managed, self)
         dialog.open()
         return dialog
 
