@@ -48,6 +48,7 @@ def open_lab(h: AppHarness) -> LabPage:
     assert isinstance(page, LabPage)
     h.window.resize(1024, 700)
     h.window.show_page("lab")
+    page.tabs.setCurrentWidget(page.drill)  # as the user does: the Objectives tab comes first
     wait_until(h.loop, lambda: page.drill.targets.count() == 2 and page.compare.model_a.count() == 2)
     return page
 

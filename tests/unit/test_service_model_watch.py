@@ -73,3 +73,27 @@ def test_per_model_objectives_override_the_defaults() -> None:
     own, other = w.objectives(KEY), w.objectives("other/m")
     assert (own.ttft_s, own.min_tokens_per_s, own.success_rate) == (9.0, 5.0, 0.99)
     assert (other.ttft_s, other.min_tokens_per_s) == (2.0, None)
+
+
+def test_a_burst_is_judged_once_it_is_over_and_an_alert_clears_with_no_traffic_at_all() -> None:
+    w, runtime, clock = watch()
+
+    def alerts() -> list[str | None]:
+        return [e.alert for e in runtime.engine.published if isinstance(e, SloAlertChanged)]
+
+    for i in range(12):  # a burst of refusals within a second: shorter than the evaluation interval
+        clock.now += 0.05
+        request(w, clock, f"r{i}", False)
+    assert alerts() == [], "judged on the first sample only (too few to say)"
+    w.tick()
+    assert alerts() == [], "not due yet"
+    clock.now += 5
+    w.tick()
+    assert alerts() == ["fast"], "judged once the burst was over, without another request"
+    clock.now += 3600
+    w.tick()
+    assert alerts() == ["fast", None], "its windows came clean with no traffic: cleared"
+    published = len(runtime.engine.published)
+    clock.now += 60
+    w.tick()
+    assert len(runtime.engine.published) == published, "nothing new, no alert: nothing evaluated"

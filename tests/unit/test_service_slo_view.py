@@ -41,7 +41,7 @@ async def test_the_usual_level_is_told_once_learnt() -> None:
     assert view.usual_text() == f"learning its usual level (10 of {WARMUP} answers)"
     feed(w, clock, WARMUP)
     [view] = await w.views([KEY])
-    assert view.usual_text() == "usually 0.40 s to first token, 40 tokens/s"
+    assert view.usual_text() == "usually 400 ms to first token, 40 tokens/s"
 
 
 async def test_budget_left_and_the_alert_follow_failures() -> None:

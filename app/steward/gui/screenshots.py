@@ -81,6 +81,7 @@ async def drill_for_pictures(window: MainWindow, timeout: float = 240) -> bool:
     if not isinstance(page, LabPage):
         return False
     window.show_page("lab")
+    page.tabs.setCurrentWidget(page.drill)  # the pictures show the drill (the Objectives tab comes first)
     await _wait(lambda: page.drill.targets.count() > 0, 30, "the Lab's models")
     page.drill.tick_faults(LAB_FAULTS)
     page.drill.run_button.click()

@@ -71,6 +71,8 @@ class WatchedModel:
     alerts: dict[str, str | None] = field(default_factory=dict)
     last_drift: DriftAlarm | None = None
     evaluated_at: float = float("-inf")
+    pending: bool = False
+    """Samples arrived since the last evaluation."""
 
 
 class ModelWatch:
@@ -185,7 +187,26 @@ class ModelWatch:
             self._runtime.engine.publish(
                 DriftDetected(sample.ts, None, key, alarm.metric, alarm.change, alarm.since_ts, detail)
             )
+        model.pending = True
+        self._evaluate_if_due(key, model, self._clock())
+
+    def tick(self) -> None:
+        """Evaluate what is due without new samples (`run` calls this every second): answers that
+        came in a burst shorter than the evaluation interval are judged once the burst is over, and
+        a burning alert clears as its windows come clean even when no request comes at all. Models
+        with nothing new and no alert are skipped (nothing about them can have changed)."""
         now = self._clock()
+        for key, model in self._models.items():
+            if model.pending or any(model.alerts.values()):
+                self._evaluate_if_due(key, model, now)
+
+    async def run(self, interval_s: float = ALERTING_EVERY_S) -> None:
+        """`tick` forever (the service runs this as a task while it runs)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self.tick()
+
+    def _evaluate_if_due(self, key: str, model: WatchedModel, now: float) -> None:
         interval = ALERTING_EVERY_S if any(model.alerts.values()) else EVALUATE_EVERY_S
         if now - model.evaluated_at >= interval:
             self._evaluate(key, model, now)
@@ -193,6 +214,7 @@ class ModelWatch:
     def _evaluate(self, key: str, model: WatchedModel, now: float) -> None:
         """Evaluate `key`'s objectives now and tell every change of alert state."""
         model.evaluated_at = now
+        model.pending = False
         for status in evaluate(list(model.samples), self.objectives(key), now, PERIOD_S):
             before = model.alerts.get(status.objective)
             if status.alert != before:

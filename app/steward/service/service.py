@@ -87,6 +87,7 @@ class StewardService(GatewayHosting):
         """Per-model SLOs (error budget, burn-rate alerts) and drift, from live user traffic."""
         self._unwatch = runtime.subscribe(self.model_watch)
         self._seeding: asyncio.Future[int] | None = None
+        self._watching: asyncio.Future[None] | None = None
         self.settings_drift = SettingsDrift(runtime)
         """Outside edits of settings.toml: applied or refused (started by `watch_settings_file`)."""
 
@@ -96,6 +97,7 @@ class StewardService(GatewayHosting):
         store = service.runtime.store
         if store is not None:  # in the background: the app is usable while the history is read
             service._seeding = asyncio.ensure_future(service.model_watch.seed_from_store(store))
+        service._watching = asyncio.ensure_future(service.model_watch.run())
         return service
 
     async def watch_seeded(self) -> int:
@@ -108,8 +110,9 @@ class StewardService(GatewayHosting):
 
     async def stop(self) -> None:
         await self.settings_drift.stop()
-        if self._seeding is not None and not self._seeding.done():
-            self._seeding.cancel()
+        for task in (self._seeding, self._watching):
+            if task is not None and not task.done():
+                task.cancel()
         await self.stop_gateway()
         self._unsubscribe()
         self._unwatch()

@@ -29,11 +29,12 @@ class UsualLevel:
         return cls(detector.metric, detector.baseline, detector.learning, detector.warmup)
 
     def describe(self) -> str:
-        """ "0.21 s to first token" / "45 tokens/s" / "learning (12 of 30 answers)"."""
+        """ "210 ms to first token" / "45 tokens/s" / "learning (12 of 30 answers)"."""
         if self.value is None:
             return f"learning ({self.learning or 0} of {self.needed} answers)"
         if self.metric == "ttft":
-            return f"{self.value:.2f} s to first token"
+            shown = f"{self.value * 1000:.0f} ms" if self.value < 1 else f"{self.value:.1f} s"
+            return f"{shown} to first token"
         return f"{self.value:.0f} tokens/s"
 
 
@@ -54,7 +55,7 @@ class ModelSloView:
         return "fast" if "fast" in alerts else ("slow" if "slow" in alerts else None)
 
     def usual_text(self) -> str:
-        """ "usually 0.21 s to first token, 45 tokens/s" / "learning its usual level (12 of 30 answers)"."""
+        """ "usually 210 ms to first token, 45 tokens/s" / "learning its usual level (12 of 30 answers)"."""
         known = [level.describe() for level in self.usual if level.value is not None]
         learning = [level for level in self.usual if level.value is None]
         parts = ["usually " + ", ".join(known)] if known else []

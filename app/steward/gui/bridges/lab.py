@@ -116,6 +116,22 @@ class LabBridge(SubBridge):
         if self.service is not None:
             self._core.run_blocking(self.service.lab.history, done, "reading the Lab's history")
 
+    def slo_views(self, done: Callable[[list[Any]], None]) -> None:
+        """Every model's objectives now (evaluated off the GUI thread by the service)."""
+        service = self.service
+        if service is None:
+            return
+
+        async def go() -> None:
+            try:
+                views = await service.slo_views()
+            except Exception as exc:  # a view that cannot be built must not stop the page
+                log.warning("reading the objectives failed: %s", exc)
+                return
+            done(views)
+
+        self._core.spawn(go())
+
     def lab_open(self, path: str, done: Callable[[Any], None]) -> None:
         """A saved Lab result (read in a thread; an unreadable file becomes a notice)."""
         if self.service is not None:

@@ -1,5 +1,7 @@
 """Lab page: experiments on the user's own setup, on real servers, through the service.
 
+- "Objectives" (`lab_slo.ObjectivesTab`): is each model keeping its SLOs — error budget left, burn
+  rates, usual level and drift — refreshed every few seconds while shown and on every alert.
 - "Failover drill" (`lab_drill.DrillTab`): does my setup really keep answering when a model fails?
 - "A/B compare" (`lab_compare.CompareTab`): is B really faster (or better) than A, significantly?
 - "History": the results kept in the Lab's folder (also those of `steward drill` / `steward compare`),
@@ -17,6 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -34,13 +37,16 @@ from steward.engine.snapshot import EngineSnapshot
 from steward.gui.bridge import Bridge
 from steward.gui.pages.lab_compare import CompareTab
 from steward.gui.pages.lab_drill import DrillTab
+from steward.gui.pages.lab_slo import ObjectivesTab
 from steward.gui.tables import read_only_table
 from steward.gui.theme import colours
 from steward.lab.compare import ComparisonResult
 from steward.lab.drill import DrillReport
 from steward.lab.prompts import LabInputError, read_prompts
+from steward.service.model_watch import DriftDetected, SloAlertChanged
 
 HISTORY_COLUMNS = ("When", "Kind", "Result")
+OBJECTIVES_REFRESH_MS = 5000
 
 
 class HistoryTab(QWidget):
@@ -88,16 +94,18 @@ class LabPage(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         intro = QLabel(
-            "<b>Try your setup before it matters.</b> The drill fails each model on purpose, on its own "
-            "engine, to show what you would see; a comparison asks two models the same prompts and says "
-            "whether the difference is real."
+            "<b>Try your setup before it matters.</b> Objectives show whether each model keeps its "
+            "promises; the drill fails each model on purpose, on its own engine, to show what you would "
+            "see; a comparison asks two models the same prompts and says whether the difference is real."
         )
         intro.setWordWrap(True)
+        self.objectives = ObjectivesTab()
         self.drill = DrillTab()
         self.compare = CompareTab()
         self.history = HistoryTab()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("labTabs")
+        self.tabs.addTab(self.objectives, "Objectives")
         self.tabs.addTab(self.drill, "Failover drill")
         self.tabs.addTab(self.compare, "A/B compare")
         self.tabs.addTab(self.history, "History")
@@ -121,6 +129,11 @@ class LabPage(QWidget):
         bridge.lab.lab_progress.connect(self._progress)
         bridge.lab.lab_finished.connect(self._finished)
         bridge.lab.lab_ended.connect(self._ended)
+        bridge.engine_event.connect(self._engine_event)
+        self.objectives_timer = QTimer(self)
+        self.objectives_timer.setInterval(OBJECTIVES_REFRESH_MS)
+        self.objectives_timer.timeout.connect(self._refresh_if_shown)
+        self.objectives_timer.start()
 
     # --- running ------------------------------------------------------------------------------
 
@@ -232,11 +245,36 @@ class LabPage(QWidget):
 
         self.bridge.lab.lab_open(str(entry.path), show)
 
+    # --- objectives -----------------------------------------------------------------------------
+
+    def refresh_objectives(self) -> None:
+        self.bridge.lab.slo_views(self._show_objectives)
+
+    def _show_objectives(self, views: list[Any]) -> None:
+        self.objectives.show_views(views)
+        alerting = self.objectives.alerting()
+        index = self.tabs.indexOf(self.objectives)
+        self.tabs.setTabText(index, f"Objectives ⚠ {len(alerting)}" if alerting else "Objectives")
+        self.tabs.setTabToolTip(index, "Alert burning: " + ", ".join(alerting) if alerting else "")
+
+    def _refresh_if_shown(self) -> None:
+        if self.isVisible() and self.tabs.currentWidget() is self.objectives:
+            self.refresh_objectives()
+
+    def _engine_event(self, event: object) -> None:
+        if isinstance(event, SloAlertChanged | DriftDetected):
+            self.refresh_objectives()  # the tab's title tells of an alert even while another tab is shown
+
     def _tab_changed(self, index: int) -> None:
-        if self.tabs.widget(index) is self.history:
+        widget = self.tabs.widget(index)
+        if widget is self.history:
             self.refresh_history()
+        elif widget is self.objectives:
+            self.refresh_objectives()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.tabs.currentWidget() is self.history:
             self.refresh_history()
+        elif self.tabs.currentWidget() is self.objectives:
+            self.refresh_objectives()

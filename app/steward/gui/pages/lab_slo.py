@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QProgressBar, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QProgressBar, QTableWidgetItem, QVBoxLayout, QWidget
 
 from steward.gui.tables import read_only_table
 from steward.gui.theme import colours, health_colour, set_tone
@@ -24,16 +24,24 @@ from steward.service.slo_view import (
     PERIOD_DAYS,
     ModelSloView,
     budget_text,
-    burn_text,
     now_text,
     usual_text,
 )
 
-COLUMNS = ("Model", "Objective", "Now (target)", "Error budget left", "Burning", "Usual")
+COLUMNS = ("Model", "Objective", "Now (target)", "Error budget left", "Burn rate 5 min / 1 h")
+BUDGET_COLUMN, BURN_COLUMN = 3, 4
+
+
+def burn_short(status: ObjectiveStatus) -> str:
+    """ "20.0× / 20.0× — fast alert" / "— / —" (too few requests in a window to say)."""
+    rates = [status.burn.get(window) for window in ("5m", "1h")]
+    text = " / ".join("—" if rate is None else f"{rate:.1f}×" for rate in rates)
+    return f"{text} — {status.alert} alert" if status.alert else text
 
 
 class ObjectivesTab(QWidget):
-    """Every model's objectives now; `show_views` fills it."""
+    """Every model's objectives now; `show_views` fills it. A model's first row names it, its
+    second says its usual level or its drift (the Model column takes the room left, eliding)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +58,10 @@ class ObjectivesTab(QWidget):
         self.intro.setWordWrap(True)
         set_tone(self.intro, "muted")
         self.table = read_only_table("labObjectives", COLUMNS, single_selection=True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.empty = QLabel("No models yet: once a server is up, its objectives show here.")
         set_tone(self.empty, "muted")
         self.updated = QLabel()
@@ -71,29 +83,29 @@ class ObjectivesTab(QWidget):
 
     def _fill(self) -> None:
         theme = colours(self.palette())
-        rows = [(view, status, i == 0) for view in self.views for i, status in enumerate(view.objectives)]
+        rows = [(view, status, i) for view in self.views for i, status in enumerate(view.objectives)]
         self.table.setRowCount(len(rows))
         self.empty.setVisible(not rows)
-        for row, (view, status, first) in enumerate(rows):
+        for row, (view, status, index) in enumerate(rows):
+            name = view.key if index == 0 else (usual_text(view) if index == 1 else "")
             cells = [
-                view.key if first else "",
+                name,
                 OBJECTIVE_NAMES.get(status.objective, status.objective),
                 now_text(status),
                 budget_text(status),
-                burn_text(status),
-                usual_text(view) if first else "",
+                burn_short(status),
             ]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(status.describe() if column else f"{view.key}\n{view.usual_text()}")
-                if column == 4 and status.alert:
+                item.setToolTip(f"{view.key}\n{usual_text(view)}" if column == 0 else status.describe())
+                if column == 0 and index == 1:
+                    item.setForeground(theme.warning if view.drift is not None else theme.muted)
+                if column == BURN_COLUMN and status.alert:
                     item.setForeground(theme.error if status.alert == "fast" else theme.warning)
-                if column == 5 and view.drift is not None:
-                    item.setForeground(theme.warning)
                 self.table.setItem(row, column, item)
-            self.table.setCellWidget(row, 3, self._budget_bar(status))
+            self.table.setCellWidget(row, BUDGET_COLUMN, self._budget_bar(status, theme.error))
 
-    def _budget_bar(self, status: ObjectiveStatus) -> QProgressBar:
+    def _budget_bar(self, status: ObjectiveStatus, error: QColor) -> QProgressBar:
         bar = QProgressBar()
         bar.setRange(0, 100)
         left = status.budget_left
@@ -102,9 +114,13 @@ class ObjectivesTab(QWidget):
         bar.setTextVisible(True)
         bar.setToolTip(status.describe())
         if left is not None:
-            state = "healthy" if left >= 0.5 else ("degraded" if left >= 0 else "unhealthy")
             palette = bar.palette()
-            palette.setColor(QPalette.ColorRole.Highlight, QColor(health_colour(state)))
+            palette.setColor(
+                QPalette.ColorRole.Highlight, QColor(health_colour("healthy" if left >= 0.5 else "degraded"))
+            )
+            if left < 0:  # nothing left to draw: the words say it, in the error tone
+                palette.setColor(QPalette.ColorRole.Text, error)
+                palette.setColor(QPalette.ColorRole.WindowText, error)
             bar.setPalette(palette)
         return bar
 
