@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHeaderView, QLabel, QProgressBar, QTableWidgetItem, QVBoxLayout, QWidget
 
 from steward.gui.tables import read_only_table
-from steward.gui.theme import colours, health_colour, set_tone
+from steward.gui.theme import colours, health_colour
 from steward.lab.slo import ALERTS, ObjectiveStatus
 from steward.service.slo_view import (
     OBJECTIVE_NAMES,
@@ -56,16 +56,13 @@ class ObjectivesTab(QWidget):
             f"allowed to miss; an alert burns when it is spent too fast ({rules})."
         )
         self.intro.setWordWrap(True)
-        set_tone(self.intro, "muted")
         self.table = read_only_table("labObjectives", COLUMNS, single_selection=True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.empty = QLabel("No models yet: once a server is up, its objectives show here.")
-        set_tone(self.empty, "muted")
         self.updated = QLabel()
-        set_tone(self.updated, "muted")
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addWidget(self.table, 1)
