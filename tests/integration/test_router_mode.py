@@ -111,6 +111,9 @@ async def test_load_and_unload_from_the_service_and_the_actions_follow_the_statu
         await service.load_model(BROKEN, True)
     assert status_of(service, BROKEN) == "failed (exit 1)"
     assert service.model_load_actions(BROKEN)[0] is None  # a failed model may be loaded again
+    broken = service.snapshot().model(BROKEN)
+    assert broken is not None and broken.health == "unhealthy", "a model that failed to load is not healthy"
+    assert broken.health_reason == "the server says: failed to load (exit 1)"
 
 
 async def test_a_router_without_autoload_sends_requests_elsewhere_instead_of_failing(

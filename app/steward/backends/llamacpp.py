@@ -22,6 +22,7 @@ import httpx
 
 from steward.backends.http import HttpConnection
 from steward.backends.llamacpp_router import (
+    FAILED,
     LOADED,
     LOADING,
     UNLOADED,
@@ -49,6 +50,9 @@ def router_info(model: RouterModel) -> ModelInfo:
     """A router's model as ModelInfo: `loaded` and the status in words (extra "load_status")."""
     meta = model.meta
     extra = {"load_status": model.status.words, "router_status": model.status.value}
+    code = model.status.exit_code
+    failed = model.status.value == FAILED
+    unavailable = ("failed to load" + (f" (exit {code})" if code is not None else "")) if failed else None
     if model.status.exit_code is not None:
         extra["router_exit_code"] = str(model.status.exit_code)
     if model.path:
@@ -62,6 +66,7 @@ def router_info(model: RouterModel) -> ModelInfo:
         size_bytes=as_int(meta.get("size")),
         loaded=model.status.value == LOADED,
         extra=extra,
+        unavailable=unavailable,
     )
 
 

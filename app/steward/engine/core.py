@@ -118,8 +118,11 @@ class Engine:
                 ref, self._servers[server_id], breaker, ModelMetrics(self.settings.health.metrics_window)
             )
             self._models[ref.key] = state
+        was_unavailable = state.info.unavailable if state.info is not None else None
         state.info = info
         state.window_checked = state.listed = True  # the server itself just listed/described it
+        if info.unavailable != was_unavailable:
+            self._update_health(state)  # e.g. a router's model failed to load, or loaded again
         if capabilities:
             state.capabilities = frozenset(capabilities)
         if info.slots:
@@ -416,6 +419,7 @@ class Engine:
             truncation_recent=truncation_recent,
             canary_failure=state.canary_failure,
             quality=(sum(state.quality) / len(state.quality), len(state.quality)) if state.quality else None,
+            unavailable=state.info.unavailable if state.info is not None else None,
             drift=state.drift[1]
             if state.drift and now - state.drift[0] < self.settings.health.window_s
             else None,

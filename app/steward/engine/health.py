@@ -46,6 +46,8 @@ class HealthInputs:
     """(mean quality score 0–10, answers scored) of the model's latest answers."""
     drift: str | None = None
     """A sustained change against the model's own usual behaviour, seen recently."""
+    unavailable: str | None = None
+    """The server says the model cannot answer (a router model that failed to load)."""
 
 
 def derive_health(
@@ -58,6 +60,8 @@ def derive_health(
         return HealthStatus.LOADING, "model is loading"
     if inputs.canary_failure is not None:
         return HealthStatus.UNHEALTHY, inputs.canary_failure
+    if inputs.unavailable is not None:
+        return HealthStatus.UNHEALTHY, f"the server says: {inputs.unavailable}"
     if inputs.breaker is BreakerState.OPEN:
         return HealthStatus.UNHEALTHY, "circuit open"
     if inputs.server_state is ServerState.DOWN:

@@ -109,3 +109,6 @@ class ModelInfo:
     loaded: bool | None = None
     slots: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    unavailable: str | None = None
+    """The server's own word that this model cannot answer now (a router's model that failed to
+    load: "failed to load (exit 1)"); None when it may."""
