@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from steward.lab.drift import DriftAlarm, ModelDrift, PageHinkley
+from steward.lab.drift import MIN_RUN, THRESHOLD, WARMUP, DriftAlarm, ModelDrift, PageHinkley
 
 SEEDS = range(10)
 BEFORE = 100  # requests before the shift (one every 2 s)
@@ -80,3 +80,29 @@ def test_a_model_that_starts_failing_drifts_on_its_failure_share() -> None:
         alarms += drift.update(2.0 * i, ok, 0.5 if ok else None, 40.0 if ok else None)
     assert [a.metric for a in alarms] == ["failures"] and alarms[0].since_ts >= 2.0 * 200
     assert alarms[0].describe("14:02").startswith("failing more than usual since 14:02")
+
+
+def test_a_detectors_state_tells_warm_up_baseline_and_how_close_it_came_to_an_alarm() -> None:
+    detector = PageHinkley("ttft", +1)
+    for i in range(WARMUP - 1):
+        detector.update(2.0 * i, 0.5)
+    learning = detector.state()
+    assert (learning.baseline, learning.samples, learning.statistic, learning.peak) == (
+        None,
+        WARMUP - 1,
+        0,
+        0,
+    )
+    detector.update(2.0 * WARMUP, 0.5)
+    armed = detector.state()
+    assert armed.baseline == pytest.approx(0.5) and armed.samples == WARMUP and armed.threshold == THRESHOLD
+    alarms, rising = [], 0.0
+    for i in range(MIN_RUN + WARMUP):  # twice as slow: found, then learnt as the new usual
+        found = detector.update(100.0 + i, 1.0)
+        alarms += [found] if found else []
+        if not alarms:
+            rising = detector.state().statistic
+    assert len(alarms) == 1 and rising > THRESHOLD
+    after = detector.state()
+    assert after.baseline == pytest.approx(1.0) and after.statistic == 0.0, "learnt the new level"
+    assert after.peak >= rising, "the peak stays for the record"

@@ -3,6 +3,7 @@ built here; the runtime is a stand-in that only holds settings and collects publ
 
 from __future__ import annotations
 
+import pytest
 from tests.support.slo_watch import KEY, Clock, watch
 
 from steward.config import Settings
@@ -97,3 +98,17 @@ def test_a_burst_is_judged_once_it_is_over_and_an_alert_clears_with_no_traffic_a
     clock.now += 60
     w.tick()
     assert len(runtime.engine.published) == published, "nothing new, no alert: nothing evaluated"
+
+
+def test_the_drift_detectors_can_be_read_learning_then_armed() -> None:
+    from steward.lab.drift import WARMUP
+
+    w, _, clock = watch()
+    assert w.detectors(KEY) == ()
+    for i in range(WARMUP):
+        clock.now += 2
+        request(w, clock, f"r{i}", True, ttft=0.4)
+        ttft, speed, _ = w.detectors(KEY)
+        assert (ttft.baseline is None) == (i < WARMUP - 1)
+    assert ttft.metric == "ttft" and ttft.baseline == pytest.approx(0.4) and ttft.samples == WARMUP
+    assert speed.metric == "tokens_per_s" and speed.baseline == pytest.approx(20.0)  # 20 tokens in 1 s

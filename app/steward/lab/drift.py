@@ -56,6 +56,23 @@ class DriftAlarm:
         return f"{way} than usual since {clock_text} ({self.change:+.0%})"
 
 
+@dataclass(frozen=True)
+class DetectorState:
+    """What one detector knows now, read-only (a status line, a soak's report)."""
+
+    metric: str
+    baseline: float | None
+    """The usual level (None: still learning it in the warm-up)."""
+    samples: int
+    """Samples taken so far (warm-up included)."""
+    statistic: float
+    """How far the cumulative sum stands above its lowest point (log units; an alarm needs more than
+    `threshold`)."""
+    peak: float
+    """The highest `statistic` ever reached, also when the effect-size check then kept quiet."""
+    threshold: float
+
+
 @dataclass
 class PageHinkley:
     """One-sided Page–Hinkley on log values (`direction` +1: increases, −1: decreases)."""
@@ -72,6 +89,8 @@ class PageHinkley:
     _low: float = 0.0
     _low_index: int = 0
     _since: list[tuple[float, float]] = field(default_factory=list)
+    _samples: int = 0
+    _peak: float = 0.0
 
     @property
     def delta(self) -> float:
@@ -87,11 +106,17 @@ class PageHinkley:
         """Samples gathered towards the baseline while it is being learnt (of `warmup`), else None."""
         return len(self._warm) if self._baseline is None else None
 
+    def state(self) -> DetectorState:
+        return DetectorState(
+            self.metric, self.baseline, self._samples, self._sum - self._low, self._peak, self.threshold
+        )
+
     def update(self, ts: float, value: float) -> DriftAlarm | None:
         """Add one sample (> 0); a `DriftAlarm` when a sustained change is confirmed."""
         if value <= 0 or not math.isfinite(value):
             return None
         x = math.log(value)
+        self._samples += 1
         if self._baseline is None:
             self._warm.append(x)
             if len(self._warm) >= self.warmup:
@@ -105,6 +130,7 @@ class PageHinkley:
             self._low = self._sum
             del self._since[:-1]
             self._low_index = 1
+        self._peak = max(self._peak, self._sum - self._low)
         changed = self._since[self._low_index :]
         if self._sum - self._low <= self.threshold or len(changed) < self.min_run:
             return None
@@ -153,6 +179,10 @@ class ModelDrift:
     block: int = 10
     _block_ok: int = 0
     _block_n: int = 0
+
+    def states(self) -> tuple[DetectorState, ...]:
+        """Each detector's state: TTFT, speed, failures."""
+        return (self.ttft.state(), self.speed.state(), self.failures.state())
 
     def update(
         self, ts: float, ok: bool, ttft_s: float | None, tokens_per_s: float | None

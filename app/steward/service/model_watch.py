@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from steward.engine.events import AttemptFailed, Completed, EngineEvent
 from steward.engine.failures import FailureKind, policy_for
 from steward.engine.request_sources import RequestSources
-from steward.lab.drift import DriftAlarm, ModelDrift
+from steward.lab.drift import DetectorState, DriftAlarm, ModelDrift
 from steward.lab.slo import PERIOD_S, Objectives, ObjectiveStatus, SloSample, evaluate
 from steward.runtime import Runtime
 from steward.service.slo_view import ModelSloView, UsualLevel, ViewParts, build_view
@@ -131,6 +131,12 @@ class ModelWatch:
         parts = [self.view_parts(key) for key in keys]
         now = self._clock()
         return await asyncio.to_thread(lambda: [build_view(p, now) for p in parts])
+
+    def detectors(self, key: str) -> tuple[DetectorState, ...]:
+        """The state of `key`'s drift detectors (learning or watching, and how close to an alarm);
+        empty before its first sample."""
+        model = self._models.get(key)
+        return model.drift.states() if model else ()
 
     def __call__(self, event: EngineEvent) -> None:
         if self._sources.source_of(event) in NOT_USER_TRAFFIC:
