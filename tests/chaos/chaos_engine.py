@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import os
 import random
-import subprocess
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
@@ -48,7 +47,7 @@ from steward.servers.profiles import LlamaServerProfile
 from steward.servers.supervisor import Supervisor
 from tests.chaos import leaks
 from tests.chaos.faults import DEFAULT_KINDS, FAULTS, Chaos, poisoned
-from tests.chaos.tally import Outcome, Tally, render, write
+from tests.chaos.tally import Outcome, Tally, code_version, render, write
 from tests.support.fault_proxy import FaultProxy
 from tests.support.llama import free_port
 
@@ -162,18 +161,6 @@ async def _one(engine: Engine, request: ChatRequest, chaos: Chaos, deadline_s: f
     return Outcome(
         started, ended - started, fault, None, ("hung",), detail, tuple(failures), hung=hung, after=after
     )
-
-
-def _tree() -> dict[str, object]:
-    """Which code ran: HEAD and the app files that differed from it (others edit the tree concurrently)."""
-    root = Path(__file__).resolve().parents[2]
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "app/steward").splitlines()
-    return {"head": git("rev-parse", "--short", "HEAD"), "app_changes_not_committed": changed}
 
 
 def _profile(name: str, port: int) -> LlamaServerProfile:
@@ -308,7 +295,7 @@ async def test_soak_with_faults_on_the_primary(tmp_path: Path) -> None:
         "timeouts": vars(SETTINGS.timeouts),
         "breaker": vars(SETTINGS.breaker),
         "servers": "2 x llama-server (SmolLM2-135M Q4_1, -c 1024, -t 1, --parallel 2) under Steward's Supervisor",
-        "code": _tree(),
+        "code": code_version(),
         "restart": "SIGKILL of the primary, restarted by steward.servers.supervisor.Supervisor on the same port",
     }
     summary = tally.summary(chaos.windows, leak_report, time.monotonic() - wall_started, config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -202,3 +203,15 @@ def write(s: dict[str, object], name: str = "soak") -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(s, indent=2, default=str) + "\n")
     return path
+
+
+def code_version() -> dict[str, object]:
+    """Which code ran: HEAD and the app files that differed from it (others edit the tree concurrently)."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "app/steward").splitlines()
+    return {"head": git("rev-parse", "--short", "HEAD"), "app_changes_not_committed": changed}
