@@ -8,6 +8,13 @@ baseline minus an allowance δ to a cumulative sum; the test alarms when the sum
 λ above its lowest point — a shift that persists, not a spike. δ is ¾ of the smallest change worth
 telling (`min_effect`, 25% by default, in log units), so noise and changes well below it drive the
 sum down; half (the textbook choice) let a +10% change random-walk into false alarms here.
+Each sample's deviation is capped at `CAP_SHARE` (2) times the smallest change worth telling
+before it is added (a Huber-style limit): on a real server an answer that shares it with other
+requests runs at half speed or less, and two such answers (9.7 and 13 tokens/s against a usual 85)
+added 3.5 to the sum — past λ on their own — in the 10-minute normal-traffic run of `make chaos`.
+Capped, one answer moves the sum at most 2·ln 1.25 − δ ≈ 0.28, so only a change that lasts (at
+least 11 samples, and `min_run` 12 are needed anyway) can cross λ; how far the samples moved is
+still judged on their real values.
 On an alarm the change is checked once more as an effect size: at least `min_run` samples since the
 change point (the sample where the sum was lowest), whose lower median differs from the baseline by
 at least `min_effect` — and so does the lower median of the latest `min_run // 2` (most of them
@@ -29,7 +36,13 @@ WARMUP = 30
 MIN_RUN = 12  # samples since the change point before a shift is believed (a spike is shorter)
 MIN_EFFECT = 0.25
 DELTA_SHARE = 0.75  # δ as a share of the smallest change worth telling (in log units)
-THRESHOLD = 3.0  # λ in log units: ~6 samples of a +80% shift, ~13 of a +40% one
+THRESHOLD = 3.0  # λ in log units: ~11 samples of a +56% shift or more, ~13 of a +40% one
+SPEED_THRESHOLD = 4.0
+"""λ for tokens/s: an answer's speed halves whenever it shares the server with another (llama-server
+splits its compute between slots), so speed spreads wider than first-token time in normal use: in
+the normal-traffic chaos run its statistic peaked at 0.9 × 3 (capped), first-token time at 0.6 × 3.
+A halved speed still needs only ~15 answers."""
+CAP_SHARE = 2.0  # a sample's deviation counts at most this many times the smallest change worth telling
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,9 @@ class PageHinkley:
                 self._warm = []
             return None
         self._since.append((ts, x))
-        self._sum += self.direction * (x - self._baseline) - self.delta
+        cap = math.log1p(self.min_effect) * CAP_SHARE
+        deviation = min(cap, max(-cap, self.direction * (x - self._baseline)))
+        self._sum += deviation - self.delta
         if self._sum < self._low:
             # The change point can only move forward from here: forget what lies before it.
             self._low = self._sum
@@ -172,7 +187,9 @@ class ModelDrift:
     """The drift detectors of one model: TTFT up, speed down, failure share up."""
 
     ttft: PageHinkley = field(default_factory=lambda: PageHinkley("ttft", +1))
-    speed: PageHinkley = field(default_factory=lambda: PageHinkley("tokens_per_s", -1))
+    speed: PageHinkley = field(
+        default_factory=lambda: PageHinkley("tokens_per_s", -1, threshold=SPEED_THRESHOLD)
+    )
     failures: PageHinkley = field(
         default_factory=lambda: PageHinkley("failures", +1, warmup=5, min_effect=3.0, min_run=3)
     )
