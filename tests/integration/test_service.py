@@ -4,6 +4,8 @@ FAKE in-memory keyring: there is no OS keyring here)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -127,3 +129,33 @@ async def test_quarantine_release_and_per_request_fallback_off(service: StewardS
     assert service.release(key) is True
     events = await collect(service, fallback=False)
     assert isinstance(events[-1], Completed) and events[-1].model == key
+
+
+async def test_quick_successive_edits_all_land_in_the_order_they_were_made(service: StewardService) -> None:
+    """Two edits of different settings and two of the same one, asked at once (a user ticking
+    boxes quickly): each is merged into the settings as the previous ones left them, in order, and
+    the file ends as the last one left it. The first edit's save is made slow (a FAKE delay in its thread,
+    as a busy disk does): before, the saves raced and the first, older settings were left on disk."""
+    file = service.runtime.settings_file
+    real_save, saves = file.save, []
+
+    def slow_first_save(settings: Settings) -> None:
+        saves.append(settings)
+        if settings.timeouts.connect_s != 2.5:  # the settings as the first edit alone left them
+            time.sleep(0.3)
+        real_save(settings)
+
+    file.save = slow_first_save  # type: ignore[method-assign]
+    applied = await asyncio.gather(
+        service.apply({"breaker.failure_threshold": 7}),
+        service.apply({"timeouts.connect_s": 2.5}),
+        service.apply({"routing.fallback_chain": [f"small/{MODEL}"]}),
+        service.apply({"routing.fallback_chain": []}),
+    )
+    assert all(a.ok for a in applied)
+    live = service.settings
+    assert live.breaker.failure_threshold == 7 and live.timeouts.connect_s == 2.5
+    assert list(live.routing.fallback_chain) == [], "the later edit of the same setting is the one kept"
+    on_disk = service.runtime.settings_file.load().settings
+    assert on_disk.breaker.failure_threshold == 7 and on_disk.timeouts.connect_s == 2.5
+    assert list(on_disk.routing.fallback_chain) == []

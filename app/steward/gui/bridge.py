@@ -216,10 +216,14 @@ class Bridge(QObject):
         new, problems = self.validate_settings(changes)
         if new is None or self.service is None:
             return problems
-        self.then(self.service.apply(new), self._applied, "applying settings")
+        # The changes, not `new`: merged into the settings as they are when this apply's turn comes
+        # (an earlier edit may still be on its way), so quick successive edits all land.
+        self.then(self.service.apply(dict(changes)), self._applied, "applying settings")
         return []
 
     def _applied(self, applied: Applied) -> None:
+        if applied.problems:
+            self.notice.emit("error", "Settings not applied: " + "; ".join(r for _, r in applied.problems))
         if applied.save_error:
             self.notice.emit("error", f"Settings {applied.save_error}")
         if applied.settings is not None:

@@ -87,6 +87,7 @@ class StewardService(GatewayHosting):
         """Per-model SLOs (error budget, burn-rate alerts) and drift, from live user traffic."""
         self._unwatch = runtime.subscribe(self.model_watch)
         self._seeding: asyncio.Future[int] | None = None
+        self._apply_lock = asyncio.Lock()
         self._watching: asyncio.Future[None] | None = None
         self.settings_drift = SettingsDrift(runtime)
         """Outside edits of settings.toml: applied or refused (started by `watch_settings_file`)."""
@@ -296,22 +297,26 @@ class StewardService(GatewayHosting):
         """Validate, make live everywhere (engine, routing, capabilities, connections), then save.
 
         Invalid changes are refused whole and nothing changes. A failed save keeps the change
-        live and says so (`save_error`).
+        live and says so (`save_error`). Applies run one at a time, in the order they were asked
+        (live settings and the file end as the last one left them; two saves racing in threads
+        could leave the older on disk), and `changes` given as a mapping are merged into the
+        settings as they are when its turn comes, so quick successive edits all land.
         """
-        if isinstance(changes, Settings):
-            new = changes
-        else:
-            checked, problems = self.validate(changes)
-            if checked is None:
-                return Applied(None, problems)
-            new = checked
-        save_error = None
-        try:
-            await self.runtime.apply_settings(new)
-        except (OSError, ExternalEditError, NewerSettingsFileError) as exc:
-            save_error = f"applied but not saved: {exc}"
-            log.warning("settings %s", save_error)
-        return Applied(new, [], save_error)
+        async with self._apply_lock:
+            if isinstance(changes, Settings):
+                new = changes
+            else:
+                checked, problems = self.validate(changes)
+                if checked is None:
+                    return Applied(None, problems)
+                new = checked
+            save_error = None
+            try:
+                await self.runtime.apply_settings(new)
+            except (OSError, ExternalEditError, NewerSettingsFileError) as exc:
+                save_error = f"applied but not saved: {exc}"
+                log.warning("settings %s", save_error)
+            return Applied(new, [], save_error)
 
     # --- servers -----------------------------------------------------------------------------
 
