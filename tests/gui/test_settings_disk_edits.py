@@ -47,3 +47,23 @@ def test_outside_edits_reach_the_page_and_a_refused_one_can_be_overwritten(
     qtbot.mouseClick(page.keep_button, Qt.MouseButton.LeftButton)
     wait_until(h.loop, lambda: "failure_threshold = 6" in path.read_text(), timeout=15)
     assert not page.keep_button.isVisible()
+
+
+def test_an_outside_edit_keeps_the_fields_the_user_is_still_editing(
+    harness_factory: Callable[[Settings], AppHarness],
+) -> None:
+    h = harness_factory(llama_settings())
+    page = settings_page(h)
+    service = h.bridge.service
+    assert service is not None
+    settings_file = service.runtime.settings_file
+    settings_file.save(service.settings)
+    service.watch_settings_file()
+    started = time.monotonic()
+    wait_until(h.loop, lambda: time.monotonic() - started > 0.5)
+    spin(page, "breaker.reset_timeout_s").setValue(45.0)  # the user's unapplied edit
+    path = settings_file.path
+    path.write_text(path.read_text().replace("failure_threshold = 3", "failure_threshold = 6"))
+    wait_until(h.loop, lambda: spin(page, "breaker.failure_threshold").value() == 6, timeout=15)
+    assert spin(page, "breaker.reset_timeout_s").value() == 45.0, "the user's edit is kept"
+    assert page.apply_button.isEnabled() and "1 unapplied change" in page.status.text()
