@@ -22,8 +22,8 @@ from steward.engine.events import (
     RetryScheduled,
 )
 from steward.engine.failures import FailureKind
-from steward.gui.pages.chat import model_state
 from steward.gui.pages.chat_message import MessageView
+from steward.gui.pages.chat_picker import model_state
 from tests.gui.conftest import AppHarness, chat_page, llama_settings, wait_until
 from tests.support.llama import LlamaServer
 

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -23,14 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from steward.engine.durations import duration_in_words, time_left
 from steward.engine.events import AttemptStarted, Completed, EngineEvent, RequestFailed, Token
-from steward.engine.snapshot import EngineSnapshot, ModelSnapshot
+from steward.engine.snapshot import EngineSnapshot
 from steward.gui.bridge import Bridge
-from steward.gui.elided import ElidedLabel
 from steward.gui.pages.chat_message import MessageView
+from steward.gui.pages.chat_picker import ContextMeter, ModelPicker
 from steward.gui.pages.chat_sessions import SessionsPanel
-from steward.gui.pages.chat_widgets import ElidingComboBox
 from steward.store import ChatMessage as StoredMessage
 from steward.store import ChatSession
 
@@ -41,18 +38,6 @@ STRATEGIES = [
     ("Race", "race"),
     ("Weighted", "weighted"),
 ]
-
-
-def model_state(model: ModelSnapshot) -> str:
-    """Why routing passes `model` by right now, in words ("" when it is in rotation)."""
-    if model.quarantine is not None:
-        return f"quarantined, {time_left(model.quarantine.remaining_s)}"
-    if model.breaker == "open":
-        wait = model.reopen_in_s
-        return "paused after failures" + (f", retry in {duration_in_words(wait)}" if wait is not None else "")
-    if model.breaker == "half_open":
-        return "paused, testing again"
-    return ""
 
 
 def _title(text: str) -> str:
@@ -71,7 +56,6 @@ class ChatPage(QWidget):
         self.current_rid: str | None = None
         self.session_id: str | None = None
         self.last_answer: MessageView | None = None
-        self._model_keys: list[str] = []
         self._dirty = False
         self._answering: str | None = None  # the model answering (or that last answered) this chat
         self._stop_requested = False
@@ -83,23 +67,14 @@ class ChatPage(QWidget):
         self.sessions.rename_requested.connect(self.bridge.chat.rename_session)
         self.sessions.delete_requested.connect(self._delete_session)
 
-        # Sized by a few characters, not by the longest model name (which would widen the window).
-        self.model_picker = ElidingComboBox(characters=14)
-        self.model_picker.setObjectName("modelPicker")
-        self.model_picker.addItem("Auto (best available)", "auto")
-        self.model_picker.setToolTip("Pin a model (its fallbacks still apply) or let the router choose")
+        self.model_picker = ModelPicker()
         self.model_picker.activated.connect(self._picked)
         self.strategy_picker = QComboBox()
         self.strategy_picker.setToolTip("How the engine uses the candidates for this chat")
         for label, value in STRATEGIES:
             self.strategy_picker.addItem(label, value)
-        self.meter = ElidedLabel("~0 tokens")
-        self.meter.setObjectName("contextMeter")
-        self.meter_bar = QProgressBar()
-        self.meter_bar.setObjectName("contextBar")
-        self.meter_bar.setTextVisible(False)
-        self.meter_bar.setFixedSize(60, 8)
-        self.meter_bar.setToolTip("Share of the chosen model's context window this conversation uses")
+        self.context = ContextMeter()
+        self.meter, self.meter_bar = self.context.label, self.context.bar
         self.new_chat_action = QAction("New chat", self)
         self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)  # Ctrl+N
         self.new_chat_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -109,8 +84,7 @@ class ChatPage(QWidget):
         top.addWidget(QLabel("Model"))
         top.addWidget(self.model_picker, 2)
         top.addWidget(self.strategy_picker)
-        top.addWidget(self.meter, 3)
-        top.addWidget(self.meter_bar)
+        top.addWidget(self.context, 3)
 
         self.transcript = QWidget()
         self.transcript.setObjectName("transcript")
@@ -249,41 +223,9 @@ class ChatPage(QWidget):
     # --- models ----------------------------------------------------------------------------
 
     def on_snapshot(self, snapshot: EngineSnapshot) -> None:
-        keys = [m.key for m in snapshot.models]
-        if keys != self._model_keys:
-            self._model_keys = keys
-            chosen = self.model_picker.currentData()
-            self.model_picker.blockSignals(True)
-            while self.model_picker.count() > 1:
-                self.model_picker.removeItem(1)
-            for model in snapshot.models:
-                self.model_picker.addItem(model.key, model.key)
-            index = self.model_picker.findData(chosen)
-            self.model_picker.setCurrentIndex(max(0, index))
-            self.model_picker.blockSignals(False)
-            if self.last_answer is not None:
-                self._make_last(self.last_answer)
-        self._mark_models(snapshot)
+        if self.model_picker.show_models(snapshot) and self.last_answer is not None:
+            self._make_last(self.last_answer)  # its "retry with…" menu lists the models now known
         self._update_meter()
-
-    def _mark_models(self, snapshot: EngineSnapshot) -> None:
-        """Name quarantined and paused models in the picker, with their time left in words."""
-        for index, model in enumerate(snapshot.models, start=1):
-            state = model_state(model)
-            label = f"{model.key} — {state}" if state else model.key
-            if self.model_picker.itemText(index) != label:
-                self.model_picker.setItemText(index, label)
-                tip = model.key
-                if model.quarantine is not None:
-                    why = model.quarantine.reason
-                    tip += f"\nquarantined by you: {why}" if why else "\nquarantined by you"
-                if state:
-                    tip += f"\n{state}: chats pinned to it go to the fallback chain"
-                self.model_picker.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
-        self.model_picker.setToolTip(
-            self.model_picker.currentText()
-            + "\nPin a model (its fallbacks still apply) or let the router choose"
-        )
 
     def _picked(self, _index: int) -> None:
         """The user chose a model: the meter follows that choice again."""
@@ -312,25 +254,10 @@ class ChatPage(QWidget):
         draft = self.input.toPlainText().strip()
         messages = self.history + ([("user", draft)] if draft else [])
         reading = self.bridge.chat.context_meter(key, messages) if key else None
-        if reading is None:
-            used = sum(len(text) for _, text in messages) // 4
-            self.meter.setText(f"~{used:,} tokens")
-            self.meter_bar.setValue(0)
-            return
-        used, window = reading
-        if not window:
-            self.meter.setText(f"~{used:,} tokens · window unknown · {key}")
-            self.meter_bar.setValue(0)
-            return
-        share = min(100, round(100 * used / window))
-        self.meter.setText(f"~{used:,} / {window:,} tokens · {key}")
-        self.meter.setToolTip(
-            f"{used:,} of {window:,} tokens ({share}%) of {key}'s window; older messages are fitted when it fills up"
-        )
-        self.meter_bar.setValue(share)
-        self.meter_bar.setProperty("full", share >= 80)
-        self.meter_bar.style().unpolish(self.meter_bar)
-        self.meter_bar.style().polish(self.meter_bar)
+        if reading is None or key is None:
+            self.context.estimate(sum(len(text) for _, text in messages) // 4)
+        else:
+            self.context.show_reading(*reading, key)
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -378,7 +305,7 @@ class ChatPage(QWidget):
         if self.last_answer is not None and self.last_answer is not view:
             self.last_answer.offer_retry([])
         self.last_answer = view
-        view.offer_retry([k for k in self._model_keys if k != view.model])
+        view.offer_retry([k for k in self.model_picker.keys if k != view.model])
 
     def stop(self) -> None:
         if self.current_rid is not None:
