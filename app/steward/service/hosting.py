@@ -53,12 +53,12 @@ class GatewayHosting:
     _gateway: HostedGateway | None
     _gateway_error: str | None
 
-    @property
-    def settings(self) -> Settings:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by StewardService, which this class is a part of
 
-    async def apply(self, changes: Mapping[str, object] | Settings) -> Applied:
-        raise NotImplementedError
+        @property
+        def settings(self) -> Settings: ...
+
+        async def apply(self, changes: Mapping[str, object] | Settings) -> Applied: ...
 
     def host_gateway(self, factory: GatewayFactory) -> None:
         """Let this service run the gateway (the entry point passes `steward.gateway.Gateway`)."""
