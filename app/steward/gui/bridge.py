@@ -38,6 +38,8 @@ from steward.service import Applied, Problems, StewardService
 from steward.store import Store
 
 log = logging.getLogger(__name__)
+OBJECTIVE_EVENTS = frozenset({"SloAlertChanged", "DriftDetected"})
+"""Engine events that change a model's objectives view (the Lab's Objectives tab listens)."""
 
 ServiceFactory = Callable[[], Awaitable[StewardService]]
 T = TypeVar("T")
@@ -114,6 +116,8 @@ class Bridge(QObject):
         self.engine_event.emit(event)
         if event.type == "SettingsChangedOnDisk" and self.service is not None:
             self.settings_changed.emit(self.service.settings)  # an outside edit applied (or refused)
+        elif event.type in OBJECTIVE_EVENTS:
+            self.lab.objectives_changed.emit()  # one signal for the few, not a slot call per token
 
     def keep_settings_over_disk(self) -> None:
         """The user keeps Steward's settings over a refused outside edit of settings.toml."""

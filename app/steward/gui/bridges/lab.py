@@ -29,6 +29,7 @@ class LabBridge(SubBridge):
     lab_progress = Signal(str, int, int, object)  # "drill"|"compare", done, total, ScenarioResult|Run
     lab_finished = Signal(str, object, str)  # kind, DrillReport|ComparisonResult, saved file
     lab_ended = Signal(str, str)  # kind, why it ended without a result ("" when stopped by the user)
+    objectives_changed = Signal()  # an SLO alert started or stopped, or a drift was found
 
     def __init__(self, core: Bridge) -> None:
         super().__init__(core)

@@ -43,7 +43,6 @@ from steward.gui.theme import colours
 from steward.lab.compare import ComparisonResult
 from steward.lab.drill import DrillReport
 from steward.lab.prompts import LabInputError, read_prompts
-from steward.service.model_watch import DriftDetected, SloAlertChanged
 
 HISTORY_COLUMNS = ("When", "Kind", "Result")
 OBJECTIVES_REFRESH_MS = 5000
@@ -129,7 +128,9 @@ class LabPage(QWidget):
         bridge.lab.lab_progress.connect(self._progress)
         bridge.lab.lab_finished.connect(self._finished)
         bridge.lab.lab_ended.connect(self._ended)
-        bridge.engine_event.connect(self._engine_event)
+        bridge.lab.objectives_changed.connect(
+            self.refresh_objectives
+        )  # the tab's title tells of an alert even while another tab is shown
         self.objectives_timer = QTimer(self)
         self.objectives_timer.setInterval(OBJECTIVES_REFRESH_MS)
         self.objectives_timer.timeout.connect(self._refresh_if_shown)
@@ -260,10 +261,6 @@ class LabPage(QWidget):
     def _refresh_if_shown(self) -> None:
         if self.isVisible() and self.tabs.currentWidget() is self.objectives:
             self.refresh_objectives()
-
-    def _engine_event(self, event: object) -> None:
-        if isinstance(event, SloAlertChanged | DriftDetected):
-            self.refresh_objectives()  # the tab's title tells of an alert even while another tab is shown
 
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
